@@ -1,0 +1,171 @@
+"""What runs on a worker: one segment of one trial.
+
+``run_segment(objective, config, ctx)`` calls the user's ``objective(config, ctx)``, which
+trains from ``ctx.checkpoint_in`` (or from scratch) up to ``ctx.until`` steps, calls
+``ctx.report(step, **metrics)`` on the way and saves its state to ``ctx.checkpoint_out``.
+The worker never touches the study store: it returns a ``SegmentResult`` and the controller
+records it. Everything here pickles, so any ``concurrent.futures`` executor can carry it.
+"""
+
+from __future__ import annotations
+
+import importlib
+import math
+import os
+import time
+import traceback
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, Protocol
+
+from .types import Report
+
+Objective = Callable[[Mapping[str, Any], "SegmentContext"], None]
+
+
+class DivergedError(Exception):
+    """Raised inside ``ctx.report`` when a metric is NaN or infinite: the trial diverged."""
+
+
+@dataclass(slots=True)
+class SegmentContext:
+    """What an objective knows about the segment it runs, and where it reports.
+
+    ``start`` is the number of steps already done (the checkpoint's step), ``until`` the
+    step to stop at. ``checkpoint_in`` is a directory to load from (None: start afresh) and
+    ``checkpoint_out`` the directory to save into once ``until`` is reached.
+    """
+
+    trial_id: int
+    seed: int
+    start: int
+    until: int
+    checkpoint_in: str | None
+    checkpoint_out: str | None
+    reports: list[Report] = field(default_factory=list)
+
+    def report(self, step: int, **metrics: float) -> None:
+        """Record metrics at ``step``. A NaN or infinite value ends the trial as diverged."""
+        values = {name: float(value) for name, value in metrics.items()}
+        self.reports.append(Report(int(step), values))
+        for name, value in values.items():
+            if not math.isfinite(value):
+                raise DivergedError(f"{name} became {value} at step {step}")
+
+
+@dataclass(frozen=True, slots=True)
+class SegmentResult:
+    """What came back from a segment: its reports and how it ended."""
+
+    trial_id: int
+    start: int
+    until: int
+    reports: tuple[Report, ...]
+    status: Literal["ok", "error", "diverged"]
+    checkpoint: str | None  # checkpoint_out, when the objective wrote something there
+    error: str = ""  # traceback (error) or one line (diverged)
+    seconds: float = 0.0
+
+
+def run_segment(
+    objective: Objective | str, config: Mapping[str, Any], ctx: SegmentContext
+) -> SegmentResult:
+    """Run one segment and turn whatever happens into a ``SegmentResult``."""
+    began = time.perf_counter()
+    status: Literal["ok", "error", "diverged"] = "ok"
+    error = ""
+    if ctx.checkpoint_out is not None:
+        os.makedirs(ctx.checkpoint_out, exist_ok=True)
+    try:
+        fn = load_objective(objective) if isinstance(objective, str) else objective
+        fn(config, ctx)
+    except DivergedError as exc:
+        status, error = "diverged", str(exc)
+    except Exception:
+        status, error = "error", traceback.format_exc()
+    checkpoint = ctx.checkpoint_out
+    if checkpoint is not None and (status != "ok" or not _has_files(checkpoint)):
+        _remove_quietly(checkpoint)
+        checkpoint = None
+    return SegmentResult(
+        trial_id=ctx.trial_id,
+        start=ctx.start,
+        until=ctx.until,
+        reports=tuple(ctx.reports),
+        status=status,
+        checkpoint=checkpoint,
+        error=error,
+        seconds=time.perf_counter() - began,
+    )
+
+
+def _has_files(directory: str) -> bool:
+    try:
+        with os.scandir(directory) as entries:
+            return any(True for _ in entries)
+    except FileNotFoundError:
+        return False
+
+
+def _remove_quietly(directory: str) -> None:
+    import shutil
+
+    shutil.rmtree(directory, ignore_errors=True)
+
+
+_OBJECTIVES: dict[str, Objective] = {}
+
+
+def load_objective(path: str) -> Objective:
+    """Import ``"package.module:name"``. A class is wrapped by ``ClassObjective``."""
+    cached = _OBJECTIVES.get(path)
+    if cached is not None:
+        return cached
+    module_name, sep, attr = path.partition(":")
+    if not sep or not module_name or not attr:
+        raise ValueError(f"objective {path!r} must look like 'package.module:function'")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise ValueError(f"objective {path!r}: cannot import {module_name!r} ({exc})") from exc
+    try:
+        target = getattr(module, attr)
+    except AttributeError:
+        raise ValueError(f"objective {path!r}: module {module_name!r} has no {attr!r}") from None
+    if isinstance(target, type):
+        target = ClassObjective(target)
+    if not callable(target):
+        raise ValueError(f"objective {path!r} is not callable")
+    _OBJECTIVES[path] = target
+    return target
+
+
+class Trainable(Protocol):
+    """The class form of an objective (like Ray Tune's class API).
+
+    ``setup`` builds the model for a config, ``step`` trains one step and returns its
+    metrics, ``save``/``load`` write and read the state in a directory.
+    """
+
+    def setup(self, config: Mapping[str, Any], seed: int) -> None: ...
+    def step(self) -> Mapping[str, float]: ...
+    def save(self, directory: Path) -> None: ...
+    def load(self, directory: Path) -> None: ...
+
+
+class ClassObjective:
+    """Adapts a ``Trainable`` class to the ``objective(config, ctx)`` call."""
+
+    def __init__(self, cls: type[Trainable]) -> None:
+        self.cls = cls
+
+    def __call__(self, config: Mapping[str, Any], ctx: SegmentContext) -> None:
+        trainable = self.cls()
+        trainable.setup(config, ctx.seed)
+        if ctx.checkpoint_in is not None:
+            trainable.load(Path(ctx.checkpoint_in))
+        for step in range(ctx.start + 1, ctx.until + 1):
+            ctx.report(step, **trainable.step())
+        if ctx.checkpoint_out is not None:
+            trainable.save(Path(ctx.checkpoint_out))
