@@ -52,6 +52,7 @@ class Trial:
     seed: int
     state: TrialState = TrialState.RUNNING
     reports: tuple[Report, ...] = ()
+    step: int = 0  # steps trained so far (the ``until`` of its last successful segment)
     checkpoint_step: int = 0  # step of the newest saved checkpoint (0: none, start afresh)
     reason: str = ""  # why it finished, for STOPPED / FAILED / DIVERGED
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import importlib
 import math
 import os
+import shutil
 import time
 import traceback
 from collections.abc import Callable, Mapping
@@ -109,8 +110,6 @@ def _has_files(directory: str) -> bool:
 
 
 def _remove_quietly(directory: str) -> None:
-    import shutil
-
     shutil.rmtree(directory, ignore_errors=True)
 
 

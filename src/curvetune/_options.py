@@ -1,0 +1,32 @@
+"""Build a named algorithm from keyword options, with errors that say what is allowed."""
+
+from __future__ import annotations
+
+import dataclasses
+import inspect
+from collections.abc import Mapping
+from typing import Any
+
+
+def construct(role: str, registry: Mapping[str, type], name: str, options: Mapping[str, Any]):
+    """``registry[name](**options)``, refusing unknown names and options with one clear line."""
+    cls = registry.get(name)
+    if cls is None:
+        allowed = ", ".join(sorted(registry))
+        raise ValueError(f"unknown {role} {name!r}; allowed: {allowed}")
+    accepted = _parameters(cls)
+    unknown = sorted(set(options) - set(accepted))
+    if unknown:
+        allowed = ", ".join(accepted) or "none"
+        raise ValueError(f"{role} {name!r}: unknown option {unknown[0]!r}; allowed: {allowed}")
+    try:
+        return cls(**options)
+    except TypeError as exc:
+        raise ValueError(f"{role} {name!r}: {exc}") from None
+
+
+def _parameters(cls: type) -> list[str]:
+    if dataclasses.is_dataclass(cls):
+        return [f.name for f in dataclasses.fields(cls) if f.init]
+    params = inspect.signature(cls).parameters.values()
+    return [p.name for p in params if p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD)]

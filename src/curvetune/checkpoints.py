@@ -1,0 +1,66 @@
+"""Checkpoint directories: ``<root>/<trial>/<step>/``, on a file system every worker sees.
+
+Workers write into the directory they are given; the controller decides which directories
+still matter (the newest checkpoint of every trial that may continue or be copied, and the
+final one of completed trials) and ``gc`` removes the rest. An exploit clones a directory.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Mapping
+from pathlib import Path
+
+
+class CheckpointStore:
+    def __init__(self, root: str | Path) -> None:
+        self.root = Path(root)
+
+    def dir_for(self, trial: int, step: int) -> Path:
+        return self.root / str(trial) / str(step)
+
+    def steps(self, trial: int) -> list[int]:
+        """Steps with a checkpoint directory on disk for ``trial``, ascending."""
+        trial_dir = self.root / str(trial)
+        if not trial_dir.is_dir():
+            return []
+        return sorted(int(p.name) for p in trial_dir.iterdir() if p.name.isdigit())
+
+    def latest(self, trial: int) -> int | None:
+        steps = self.steps(trial)
+        return steps[-1] if steps else None
+
+    def prepare(self, trial: int, step: int) -> Path:
+        """An empty directory for a segment to save into (a stale partial one is cleared)."""
+        target = self.dir_for(trial, step)
+        if target.exists():
+            shutil.rmtree(target)
+        return target
+
+    def clone(self, src_trial: int, src_step: int, dst_trial: int, dst_step: int) -> Path:
+        """Copy a checkpoint to another trial (Population Based Training's exploit)."""
+        source = self.dir_for(src_trial, src_step)
+        target = self.prepare(dst_trial, dst_step)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_name(target.name + ".partial")
+        shutil.rmtree(tmp, ignore_errors=True)
+        shutil.copytree(source, tmp)
+        tmp.rename(target)
+        return target
+
+    def discard(self, trial: int, keep: int | None = None) -> None:
+        """Remove a trial's checkpoints except step ``keep`` (None: remove them all)."""
+        for step in self.steps(trial):
+            if step != keep:
+                shutil.rmtree(self.dir_for(trial, step), ignore_errors=True)
+        trial_dir = self.root / str(trial)
+        if keep is None and trial_dir.is_dir():
+            shutil.rmtree(trial_dir, ignore_errors=True)
+
+    def gc(self, keep: Mapping[int, int | None]) -> None:
+        """Keep only checkpoint ``keep[trial]`` of every trial; trials not named lose all."""
+        if not self.root.is_dir():
+            return
+        for trial_dir in self.root.iterdir():
+            if trial_dir.name.isdigit():
+                self.discard(int(trial_dir.name), keep.get(int(trial_dir.name)))

@@ -1,0 +1,196 @@
+"""``curvetune``: run a study file, look at a study directory, export it, draw it.
+
+Every mistake a user can make (a bad study file, a missing or corrupt study directory)
+ends in one line on stderr and exit status 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from .types import TrialState
+
+EXIT_USAGE = 2
+
+
+class UsageError(Exception):
+    """A problem with what the user asked for; printed as one line, exit status 2."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="curvetune", description="Tune the hyperparameters of neural networks."
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    run = sub.add_parser("run", help="run a study file (continues it if already started)")
+    run.add_argument("study", type=Path, help="the study's TOML file")
+    run.add_argument("--executor", help="override [executor] name: local | sequential")
+    run.add_argument("--workers", type=int, help="override [executor] workers")
+    run.add_argument("--trials", type=int, help="override [budget] trials")
+    run.add_argument("--directory", type=Path, help="override [study] directory")
+    run.add_argument("--quiet", action="store_true", help="no progress display")
+
+    status = sub.add_parser("status", help="trials by state, budget used, best so far")
+    status.add_argument("directory", type=Path)
+
+    best = sub.add_parser("best", help="the best trial (JSON)")
+    best.add_argument("directory", type=Path)
+
+    export = sub.add_parser("export", help="every trial as CSV or JSON")
+    export.add_argument("directory", type=Path)
+    export.add_argument("--format", choices=("csv", "json"), default="csv")
+    export.add_argument("-o", "--output", type=Path, help="file to write (default: stdout)")
+
+    report = sub.add_parser("report", help="PNG figures of the study")
+    report.add_argument("directory", type=Path)
+    report.add_argument("-o", "--output", type=Path, help="folder (default: DIR/report)")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    console = Console()
+    try:
+        return COMMANDS[args.command](args, console)
+    except KeyboardInterrupt:
+        console.print("interrupted: run the same command again to continue the study")
+        return 130
+    except (UsageError, ValueError, OSError) as exc:
+        print(f"curvetune: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except Exception as exc:
+        from .storage import StoreError
+
+        if isinstance(exc, StoreError):
+            print(f"curvetune: error: {exc}", file=sys.stderr)
+            return EXIT_USAGE
+        raise
+
+
+def cmd_run(args: argparse.Namespace, console: Console) -> int:
+    from .config import load_study_file
+    from .progress import StudyProgress
+    from .study import Study
+
+    plan = load_study_file(args.study)
+    directory = args.directory or plan.directory
+    trials = args.trials or plan.trials
+    study = Study(plan.spec, directory=directory)
+    console.print(
+        f"study [bold]{directory}[/]: {len(study.history)} trial(s) stored, "
+        f"budget {trials} trials of {plan.spec.max_steps} steps"
+    )
+    progress = StudyProgress(study.history, trials, console=console if not args.quiet else None)
+    with progress if not args.quiet else contextlib.nullcontext():
+        study.optimize(
+            trials=trials,
+            searcher=plan.make_searcher(),
+            scheduler=plan.make_scheduler(),
+            executor=args.executor or plan.executor,
+            workers=args.workers or plan.workers,
+            max_retries=plan.max_retries,
+            listener=None if args.quiet else progress,
+        )
+    _print_best(study.history, console)
+    console.print(f"next: curvetune report {directory}")
+    study.close()
+    return 0
+
+
+def cmd_status(args: argparse.Namespace, console: Console) -> int:
+    study = _open(args.directory)
+    history = study.history
+    counts = {state: 0 for state in TrialState}
+    for trial in history.trials.values():
+        counts[trial.state] += 1
+    steps = sum(t.step for t in history.trials.values())
+    table = Table(title=f"{args.directory}", show_header=False)
+    table.add_row("objective", study.spec.objective)
+    table.add_row("metric", f"{history.metric} ({history.mode})")
+    table.add_row("trials", str(len(history)))
+    for state, count in counts.items():
+        if count:
+            table.add_row(f"  {state.value}", str(count))
+    table.add_row("steps trained", f"{steps} (budget {history.max_steps} per trial)")
+    console.print(table)
+    _print_best(history, console)
+    return 0
+
+
+def cmd_best(args: argparse.Namespace, console: Console) -> int:
+    from .export import trial_summary
+
+    history = _open(args.directory).history
+    best = history.best()
+    if best is None:
+        raise UsageError(f"{args.directory}: no trial has completed yet")
+    print(json.dumps(trial_summary(best, history), indent=2))
+    return 0
+
+
+def cmd_export(args: argparse.Namespace, console: Console) -> int:
+    from .export import to_csv, to_json
+
+    history = _open(args.directory).history
+    text = to_csv(history) if args.format == "csv" else to_json(history)
+    if args.output:
+        args.output.write_text(text)
+        console.print(f"wrote {args.output}")
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+def cmd_report(args: argparse.Namespace, console: Console) -> int:
+    from .viz.report import write_report
+
+    study = _open(args.directory)
+    out = args.output or args.directory / "report"
+    for path in write_report(study, out):
+        console.print(f"wrote {path}")
+    return 0
+
+
+COMMANDS = {
+    "run": cmd_run,
+    "status": cmd_status,
+    "best": cmd_best,
+    "export": cmd_export,
+    "report": cmd_report,
+}
+
+
+def _open(directory: Path):
+    from .study import Study
+
+    if not (directory / "study.db").exists():
+        raise UsageError(f"{directory}: no study here (no study.db)")
+    return Study.load(directory)
+
+
+def _print_best(history, console: Console) -> None:
+    best = history.best()
+    if best is None:
+        console.print("no completed trial yet")
+        return
+    value = history.score(best)
+    params = ", ".join(f"{k}={_short(v)}" for k, v in best.config.items())
+    console.print(f"best trial [bold]#{best.id}[/]: {history.metric} = [bold]{value:.4f}[/]")
+    console.print(f"  {params}")
+
+
+def _short(value) -> str:
+    return f"{value:.4g}" if isinstance(value, float) else str(value)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,275 @@
+"""The one loop that runs a study: fill free worker slots, submit segments, apply decisions.
+
+Searchers and schedulers decide; the controller is the only part that acts. It appends
+every fact to the store before acting on it, so a study killed at any moment can be rebuilt
+from the store and continued (``Controller`` on a store that already has events resumes).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections import deque
+from collections.abc import Callable, Mapping
+from concurrent.futures import FIRST_COMPLETED, Future, wait
+from typing import Any
+
+import numpy as np
+
+from .checkpoints import CheckpointStore
+from .events import (
+    CheckpointSaved,
+    Decided,
+    Event,
+    Exploited,
+    SegmentFinished,
+    SegmentLost,
+    TrialCreated,
+    TrialFinished,
+    apply,
+)
+from .executors import Executor
+from .schedulers import Scheduler
+from .searchers import Searcher
+from .space import Space
+from .storage import Store
+from .types import Complete, Continue, Decision, Exploit, History, Stop, Trial, TrialState
+from .worker import Objective, SegmentContext, SegmentResult, run_segment
+
+Listener = Callable[[History, Event], None]
+
+
+@dataclasses.dataclass
+class _InFlight:
+    trial: int
+    start: int
+    until: int
+    attempt: int
+
+
+class Controller:
+    """Runs trials of ``objective`` until ``n_trials`` exist and all of them are finished.
+
+    ``history`` must already hold whatever ``store`` holds (see ``Study``). ``listener``
+    hears every event after it is stored (the progress display uses it).
+    """
+
+    def __init__(
+        self,
+        *,
+        objective: Objective | str,
+        space: Space,
+        fixed: Mapping[str, Any],
+        searcher: Searcher,
+        scheduler: Scheduler,
+        executor: Executor,
+        store: Store,
+        history: History,
+        checkpoints: CheckpointStore | None,
+        seed: int,
+        n_trials: int,
+        max_retries: int = 2,
+        listener: Listener | None = None,
+    ) -> None:
+        if n_trials < 0:
+            raise ValueError(f"trials must be >= 0, got {n_trials}")
+        if max_retries < 0:
+            raise ValueError(f"max_retries must be >= 0, got {max_retries}")
+        self.objective = objective
+        self.space = space
+        self.fixed = dict(fixed)
+        self.searcher = searcher
+        self.scheduler = scheduler
+        self.executor = executor
+        self.store = store
+        self.history = history
+        self.checkpoints = checkpoints
+        self.n_trials = n_trials
+        self.max_retries = max_retries
+        self.listener = listener
+        # Seeded from the study seed and how far the study got, so a sequential run is
+        # reproducible to the byte and a resumed one stays deterministic too.
+        self._search_rng = np.random.default_rng([seed, 0, len(history)])
+        self._decide_rng = np.random.default_rng([seed, 1, len(history)])
+        self._inflight: dict[Future, _InFlight] = {}
+        self._exhausted = False
+
+    # ------------------------------------------------------------------------- main loop
+
+    def run(self) -> History:
+        """Run until the budget is spent and nothing is in flight; return the history."""
+        resumable = deque(t.id for t in self.history.running())
+        self._collect_garbage()
+        try:
+            while True:
+                while len(self._inflight) < self.executor.workers:
+                    if resumable:
+                        self._resume(self.history[resumable.popleft()])
+                    elif not self._create_trial():
+                        break
+                if not self._inflight:
+                    return self.history
+                done, _ = wait(list(self._inflight), return_when=FIRST_COMPLETED)
+                for future in done:
+                    self._on_done(future, self._inflight.pop(future))
+        finally:
+            for future in self._inflight:
+                future.cancel()
+
+    def _create_trial(self) -> bool:
+        if self._exhausted or len(self.history) >= self.n_trials:
+            return False
+        config = self.searcher.suggest(self.space, self.history, self._search_rng)
+        if config is None:
+            self._exhausted = True
+            return False
+        seed = int(self._search_rng.integers(2**31 - 1))
+        trial_id = len(self.history)
+        self._record([TrialCreated(trial_id, {**self.fixed, **config}, seed)])
+        self._decide(self.history[trial_id])
+        return True
+
+    def _resume(self, trial: Trial) -> None:
+        """A trial that was running when the study stopped continues from its checkpoint."""
+        if trial.step != trial.checkpoint_step:
+            trial = dataclasses.replace(trial, step=trial.checkpoint_step)
+            self.history._put(trial)
+        self._decide(trial)
+
+    # ------------------------------------------------------------------------- decisions
+
+    def _decide(self, trial: Trial, events: list[Event] | None = None) -> None:
+        decision = self.scheduler.decide(trial, self.history, self._decide_rng)
+        self._apply(trial, decision, events or [])
+
+    def _apply(self, trial: Trial, decision: Decision, events: list[Event]) -> None:
+        """Store the decision (with whatever came before it) in one go, then act on it."""
+        if isinstance(decision, Continue):
+            self._check_until(trial, decision.until)
+            events.append(Decided(trial.id, "Continue", until=decision.until))
+            self._record(events)
+            self._submit(self.history[trial.id], decision.until, attempt=0)
+        elif isinstance(decision, Exploit):
+            self._exploit(trial, decision, events)
+        elif isinstance(decision, Stop):
+            events.append(Decided(trial.id, "Stop", reason=decision.reason, details=decision.details))
+            events.append(TrialFinished(trial.id, TrialState.STOPPED, decision.reason))
+            self._record(events)
+            self._release(trial.id)
+        elif isinstance(decision, Complete):
+            events.append(Decided(trial.id, "Complete"))
+            events.append(TrialFinished(trial.id, TrialState.COMPLETED))
+            self._record(events)
+            self._release(trial.id)
+        else:
+            raise TypeError(f"scheduler returned {decision!r}, which is not a Decision")
+
+    def _exploit(self, trial: Trial, decision: Exploit, events: list[Event]) -> None:
+        source = self.history[decision.source]
+        step = source.checkpoint_step
+        if self.checkpoints is not None and step > 0:
+            self.checkpoints.clone(source.id, step, trial.id, step)
+        self._check_until(dataclasses.replace(trial, step=step), decision.until)
+        events.append(
+            Decided(
+                trial.id,
+                "Exploit",
+                until=decision.until,
+                reason=decision.reason,
+                details={"source": source.id, "step": step},
+            )
+        )
+        events.append(Exploited(trial.id, source.id, step, dict(decision.config)))
+        self._record(events)
+        self._submit(self.history[trial.id], decision.until, attempt=0)
+
+    def _check_until(self, trial: Trial, until: int) -> None:
+        if not trial.step < until <= self.history.max_steps:
+            raise RuntimeError(
+                f"{type(self.scheduler).__name__} asked trial {trial.id} to continue until "
+                f"step {until}, but it is at step {trial.step} and the budget is "
+                f"{self.history.max_steps} steps"
+            )
+
+    # ------------------------------------------------------------------------- segments
+
+    def _submit(self, trial: Trial, until: int, attempt: int) -> None:
+        start = trial.checkpoint_step
+        checkpoint_in = checkpoint_out = None
+        if self.checkpoints is not None:
+            if start > 0:
+                checkpoint_in = str(self.checkpoints.dir_for(trial.id, start))
+            checkpoint_out = str(self.checkpoints.prepare(trial.id, until))
+        ctx = SegmentContext(trial.id, trial.seed, start, until, checkpoint_in, checkpoint_out)
+        future = self.executor.submit(run_segment, self.objective, trial.config, ctx)
+        self._inflight[future] = _InFlight(trial.id, start, until, attempt)
+
+    def _on_done(self, future: Future, job: _InFlight) -> None:
+        try:
+            result: SegmentResult = future.result()
+        except Exception as exc:  # the worker died or the executor lost the segment
+            self._on_lost(job, f"{type(exc).__name__}: {exc}")
+            return
+        events: list[Event] = [
+            SegmentFinished(
+                job.trial,
+                result.start,
+                result.until,
+                result.status,
+                result.reports,
+                result.error,
+                result.seconds,
+            )
+        ]
+        if result.status == "ok":
+            if result.checkpoint is not None:
+                events.append(CheckpointSaved(job.trial, result.until))
+            # The scheduler must see the new reports; these events are stored together with
+            # its decision (applying them again then changes nothing).
+            for event in events:
+                apply(self.history, event)
+            self._decide(self.history[job.trial], events)
+            return
+        state = TrialState.FAILED if result.status == "error" else TrialState.DIVERGED
+        reason = result.error.strip().splitlines()[-1] if result.error.strip() else result.status
+        events.append(TrialFinished(job.trial, state, reason))
+        self._record(events)
+        self._release(job.trial)
+
+    def _on_lost(self, job: _InFlight, error: str) -> None:
+        trial = self.history[job.trial]
+        if job.attempt < self.max_retries:
+            self._record([SegmentLost(job.trial, job.attempt + 1, error)])
+            self._submit(trial, job.until, job.attempt + 1)
+            return
+        reason = f"worker lost {job.attempt + 1} times; last: {error}"
+        self._record(
+            [SegmentLost(job.trial, job.attempt + 1, error), TrialFinished(job.trial, TrialState.FAILED, reason)]
+        )
+        self._release(job.trial)
+
+    # ------------------------------------------------------------------------- bookkeeping
+
+    def _record(self, events: list[Event]) -> None:
+        """Append to the store first, then to the in-memory history, then tell the listener."""
+        self.store.append(events)
+        for event in events:
+            apply(self.history, event)
+            if self.listener is not None:
+                self.listener(self.history, event)
+
+    def _release(self, trial_id: int) -> None:
+        """A finished trial keeps only its final checkpoint if completed, none otherwise."""
+        if self.checkpoints is None:
+            return
+        trial = self.history[trial_id]
+        keep = trial.checkpoint_step if trial.state is TrialState.COMPLETED else None
+        self.checkpoints.discard(trial_id, keep)
+
+    def _collect_garbage(self) -> None:
+        if self.checkpoints is None:
+            return
+        keep: dict[int, int | None] = {}
+        for trial in self.history.trials.values():
+            if trial.state in (TrialState.RUNNING, TrialState.COMPLETED):
+                keep[trial.id] = trial.checkpoint_step or None
+        self.checkpoints.gc(keep)

@@ -1,0 +1,128 @@
+"""The facts a study is made of, and how they fold into a ``History``.
+
+The controller appends these to the store, in order, and nothing else writes there. Running
+the same study again replays them (``replay``) to rebuild the ``History`` exactly as it was,
+which is what makes a killed study resumable.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from .types import History, Report, Trial, TrialState
+
+
+@dataclass(frozen=True, slots=True)
+class TrialCreated:
+    trial: int
+    config: Mapping[str, Any]
+    seed: int
+
+
+@dataclass(frozen=True, slots=True)
+class SegmentFinished:
+    """A segment came back. ``status`` is "ok", "error" or "diverged"; reports of steps
+    after ``start`` replace whatever an earlier, interrupted attempt had reported."""
+
+    trial: int
+    start: int
+    until: int
+    status: str
+    reports: tuple[Report, ...] = ()
+    error: str = ""
+    seconds: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class CheckpointSaved:
+    trial: int
+    step: int
+
+
+@dataclass(frozen=True, slots=True)
+class Decided:
+    """A scheduler decision and its explanation (``kind`` is the decision's class name)."""
+
+    trial: int
+    kind: str
+    until: int | None = None
+    reason: str = ""
+    details: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Exploited:
+    """The trial took ``source``'s checkpoint (at ``step``) and the new ``config``."""
+
+    trial: int
+    source: int
+    step: int
+    config: Mapping[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class SegmentLost:
+    """A segment's worker died (or the segment hung); it will be retried or the trial fails."""
+
+    trial: int
+    attempt: int
+    error: str
+
+
+@dataclass(frozen=True, slots=True)
+class TrialFinished:
+    trial: int
+    state: TrialState
+    reason: str = ""
+
+
+Event = (
+    TrialCreated | SegmentFinished | CheckpointSaved | Decided | Exploited | SegmentLost | TrialFinished
+)
+
+EVENT_TYPES: dict[str, type] = {
+    cls.__name__: cls
+    for cls in (
+        TrialCreated,
+        SegmentFinished,
+        CheckpointSaved,
+        Decided,
+        Exploited,
+        SegmentLost,
+        TrialFinished,
+    )
+}
+
+
+def apply(history: History, event: Event) -> None:
+    """Fold one event into the history (the controller's only way to change it).
+
+    Applying a ``SegmentFinished`` or ``CheckpointSaved`` twice changes nothing more.
+    """
+    if isinstance(event, TrialCreated):
+        history._put(Trial(id=event.trial, config=dict(event.config), seed=event.seed))
+        return
+    trial = history[event.trial]
+    if isinstance(event, SegmentFinished):
+        kept = tuple(r for r in trial.reports if r.step <= event.start)
+        step = event.until if event.status == "ok" else trial.step
+        history._put(dataclasses.replace(trial, reports=kept + event.reports, step=step))
+    elif isinstance(event, CheckpointSaved):
+        history._put(dataclasses.replace(trial, checkpoint_step=event.step))
+    elif isinstance(event, Exploited):
+        history._put(
+            dataclasses.replace(
+                trial, config=dict(event.config), checkpoint_step=event.step, step=event.step
+            )
+        )
+    elif isinstance(event, TrialFinished):
+        history._put(dataclasses.replace(trial, state=event.state, reason=event.reason))
+
+
+def replay(history: History, events: Iterable[Event]) -> History:
+    for event in events:
+        apply(history, event)
+    return history

@@ -1,0 +1,32 @@
+"""Schedulers decide how long each trial lives.
+
+A scheduler is one method, ``decide(trial, history, rng) -> Decision``, called when a trial
+is created and after each of its segments. It reads the ``History`` and returns a
+``Continue``, ``Stop``, ``Complete`` or ``Exploit``; the controller applies it.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+import numpy as np
+
+from ..types import Decision, History, Trial
+from .fifo import FIFOScheduler
+
+
+class Scheduler(Protocol):
+    def decide(self, trial: Trial, history: History, rng: np.random.Generator) -> Decision: ...
+
+
+SCHEDULERS: dict[str, type] = {"fifo": FIFOScheduler}
+
+
+def make_scheduler(name: str, **options: Any) -> Scheduler:
+    """Build a scheduler by name with keyword options; errors say what is allowed."""
+    from .._options import construct
+
+    return construct("scheduler", SCHEDULERS, name, options)
+
+
+__all__ = ["SCHEDULERS", "FIFOScheduler", "Scheduler", "make_scheduler"]

@@ -1,0 +1,29 @@
+"""An in-memory store for tests and throwaway studies: nothing survives the process."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
+
+from ..events import Event
+
+
+class MemoryStore:
+    def __init__(self) -> None:
+        self._spec: Mapping[str, Any] | None = None
+        self._events: list[Event] = []
+
+    def spec(self) -> Mapping[str, Any] | None:
+        return self._spec
+
+    def set_spec(self, spec: Mapping[str, Any]) -> None:
+        self._spec = dict(spec)
+
+    def append(self, events: Sequence[Event]) -> None:
+        self._events.extend(events)
+
+    def events(self) -> Iterator[Event]:
+        return iter(list(self._events))
+
+    def close(self) -> None:
+        pass

@@ -1,0 +1,1 @@
+"""Pictures of a study: pure data extraction (``data``) and matplotlib renderers (``plots``)."""

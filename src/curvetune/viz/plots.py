@@ -1,0 +1,88 @@
+"""Matplotlib renderers for the study report. Each draws one figure and saves it as PNG."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+from ..types import History, TrialState  # noqa: E402
+from .data import Anytime, final_values, numeric_axes  # noqa: E402
+
+STATE_COLOURS = {
+    TrialState.COMPLETED: "tab:blue",
+    TrialState.RUNNING: "tab:green",
+    TrialState.STOPPED: "tab:orange",
+    TrialState.FAILED: "tab:red",
+    TrialState.DIVERGED: "tab:purple",
+}
+
+
+def plot_best_so_far(anytime: Anytime, history: History, path: Path) -> Path:
+    fig, ax = plt.subplots(figsize=(6.4, 4))
+    if anytime.compute:
+        ax.step(anytime.compute, anytime.best, where="post", color="tab:blue", lw=2)
+        ax.plot(anytime.compute[:-1], anytime.best[:-1], "o", color="tab:blue", ms=4)
+    ax.set_xlabel("compute spent (steps trained, all trials)")
+    ax.set_ylabel(f"best {history.metric} so far")
+    ax.set_title("Best completed trial vs compute")
+    ax.grid(alpha=0.3)
+    return _save(fig, path)
+
+
+def plot_learning_curves(history: History, path: Path) -> Path:
+    fig, ax = plt.subplots(figsize=(6.4, 4))
+    seen: set[TrialState] = set()
+    best = history.best()
+    for trial in history.trials.values():
+        steps, values = trial.curve(history.metric)
+        if not steps:
+            continue
+        label = trial.state.value if trial.state not in seen else None
+        seen.add(trial.state)
+        ax.plot(steps, values, color=STATE_COLOURS[trial.state], alpha=0.55, lw=1, label=label)
+    if best is not None:
+        steps, values = best.curve(history.metric)
+        ax.plot(steps, values, color="black", lw=2.2, label=f"best (#{best.id})")
+    ax.set_xlabel("step")
+    ax.set_ylabel(history.metric)
+    ax.set_title(f"Learning curves of {len(history)} trials")
+    ax.grid(alpha=0.3)
+    if seen:
+        ax.legend(fontsize=8)
+    return _save(fig, path)
+
+
+def plot_space_3d(history: History, names: list[str], log_axes: set[str], path: Path) -> Path:
+    """The first three parameters as a 3-D scatter (a cube for a grid), coloured by result."""
+    axes = numeric_axes(history, names)
+    values = final_values(history)
+    keep = [i for i, v in enumerate(values) if v is not None]
+    fig = plt.figure(figsize=(7, 5.6))
+    ax = fig.add_subplot(projection="3d")
+    coords = []
+    for name in names:
+        column = [axes[name][i] for i in keep]
+        if name in log_axes:
+            import math
+
+            column = [math.log10(v) for v in column]
+        coords.append(column)
+    colours = [values[i] for i in keep]
+    points = ax.scatter(*coords, c=colours, cmap="viridis", s=60, depthshade=False)
+    for axis_set, name in zip((ax.set_xlabel, ax.set_ylabel, ax.set_zlabel), names, strict=True):
+        axis_set(f"log10 {name}" if name in log_axes else name)
+    fig.colorbar(points, ax=ax, shrink=0.7, label=f"final {history.metric}")
+    ax.set_title(f"{len(keep)} trials over {' x '.join(names)}")
+    return _save(fig, path)
+
+
+def _save(fig, path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path

@@ -1,0 +1,23 @@
+import pytest
+
+from curvetune.space import Float
+from curvetune.study import Study
+
+
+@pytest.fixture
+def make_study(tmp_path):
+    """A study of ``curvetune.testing:synthetic`` over ``x`` in [0, 1], on disk by default."""
+
+    def make(*, directory="study", max_steps=4, seed=0, fixed=None, objective=None):
+        return Study.create(
+            objective=objective or "curvetune.testing:synthetic",
+            space={"x": Float(0.0, 1.0)},
+            metric="accuracy",
+            mode="max",
+            max_steps=max_steps,
+            seed=seed,
+            fixed=fixed or {},
+            directory=None if directory is None else tmp_path / directory,
+        )
+
+    return make
