@@ -22,7 +22,7 @@ from .searchers import Searcher, make_searcher
 from .space import Domain, Space
 from .storage import MemoryStore, SqliteStore, Store, StoreError
 from .types import History, Mode, Trial
-from .worker import Objective
+from .worker import Objective, load_objective
 
 
 class StudyMismatchError(ValueError):
@@ -162,6 +162,8 @@ class Study:
         listener: Listener | None = None,
     ) -> History:
         """Run (or continue) the study until ``trials`` trials exist and all have finished."""
+        if self._callable is None:
+            load_objective(self.spec.objective)  # a path that does not import fails here
         searcher = make_searcher(searcher) if isinstance(searcher, str) else searcher
         scheduler = make_scheduler(scheduler) if isinstance(scheduler, str) else scheduler
         owned = isinstance(executor, str)
