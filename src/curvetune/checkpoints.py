@@ -48,6 +48,10 @@ class CheckpointStore:
         tmp.rename(target)
         return target
 
+    def remove(self, trial: int, step: int) -> None:
+        """Remove one checkpoint (one that a newer checkpoint of the trial replaced)."""
+        shutil.rmtree(self.dir_for(trial, step), ignore_errors=True)
+
     def discard(self, trial: int, keep: int | None = None) -> None:
         """Remove a trial's checkpoints except step ``keep`` (None: remove them all)."""
         for step in self.steps(trial):

@@ -10,7 +10,8 @@ from __future__ import annotations
 import dataclasses
 from collections import deque
 from collections.abc import Callable, Mapping
-from concurrent.futures import FIRST_COMPLETED, Future, wait
+import queue
+from concurrent.futures import Future
 from typing import Any
 
 import numpy as np
@@ -91,6 +92,7 @@ class Controller:
         self._search_rng = np.random.default_rng([seed, 0, len(history)])
         self._decide_rng = np.random.default_rng([seed, 1, len(history)])
         self._inflight: dict[Future, _InFlight] = {}
+        self._done: queue.SimpleQueue[Future] = queue.SimpleQueue()  # fed by done-callbacks
         self._exhausted = False
 
     # ------------------------------------------------------------------------- main loop
@@ -108,9 +110,11 @@ class Controller:
                         break
                 if not self._inflight:
                     return self.history
-                done, _ = wait(list(self._inflight), return_when=FIRST_COMPLETED)
-                for future in done:
-                    self._on_done(future, self._inflight.pop(future))
+                try:
+                    future = self._done.get(timeout=1.0)  # wakes now and then for Ctrl-C
+                except queue.Empty:
+                    continue
+                self._on_done(future, self._inflight.pop(future))
         finally:
             for future in self._inflight:
                 future.cancel()
@@ -124,14 +128,15 @@ class Controller:
             return False
         seed = int(self._search_rng.integers(2**31 - 1))
         trial_id = len(self.history)
-        self._record([TrialCreated(trial_id, {**self.fixed, **config}, seed)])
-        self._decide(self.history[trial_id])
+        created = TrialCreated(trial_id, {**self.fixed, **config}, seed)
+        apply(self.history, created)  # stored together with the first decision
+        self._decide(self.history[trial_id], [created])
         return True
 
     def _resume(self, trial: Trial) -> None:
         """A trial that was running when the study stopped continues from its checkpoint."""
         if trial.step != trial.checkpoint_step:
-            trial = dataclasses.replace(trial, step=trial.checkpoint_step)
+            trial = trial.evolve(step=trial.checkpoint_step)
             self.history._put(trial)
         self._decide(trial)
 
@@ -168,7 +173,7 @@ class Controller:
         step = source.checkpoint_step
         if self.checkpoints is not None and step > 0:
             self.checkpoints.clone(source.id, step, trial.id, step)
-        self._check_until(dataclasses.replace(trial, step=step), decision.until)
+        self._check_until(trial.evolve(step=step), decision.until)
         events.append(
             Decided(
                 trial.id,
@@ -198,10 +203,14 @@ class Controller:
         if self.checkpoints is not None:
             if start > 0:
                 checkpoint_in = str(self.checkpoints.dir_for(trial.id, start))
-            checkpoint_out = str(self.checkpoints.prepare(trial.id, until))
+            # A retry may find what the lost attempt half-wrote; a first attempt cannot, since
+            # start-up garbage collection removed everything the store does not vouch for.
+            out = self.checkpoints.prepare if attempt else self.checkpoints.dir_for
+            checkpoint_out = str(out(trial.id, until))
         ctx = SegmentContext(trial.id, trial.seed, start, until, checkpoint_in, checkpoint_out)
         future = self.executor.submit(run_segment, self.objective, trial.config, ctx)
         self._inflight[future] = _InFlight(trial.id, start, until, attempt)
+        future.add_done_callback(self._done.put)
 
     def _on_done(self, future: Future, job: _InFlight) -> None:
         try:
@@ -228,6 +237,8 @@ class Controller:
             for event in events:
                 apply(self.history, event)
             self._decide(self.history[job.trial], events)
+            if result.checkpoint is not None and job.start > 0 and self.checkpoints is not None:
+                self.checkpoints.remove(job.trial, job.start)  # superseded, now on record
             return
         state = TrialState.FAILED if result.status == "error" else TrialState.DIVERGED
         reason = result.error.strip().splitlines()[-1] if result.error.strip() else result.status

@@ -7,7 +7,6 @@ which is what makes a killed study resumable.
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -109,17 +108,15 @@ def apply(history: History, event: Event) -> None:
     if isinstance(event, SegmentFinished):
         kept = tuple(r for r in trial.reports if r.step <= event.start)
         step = event.until if event.status == "ok" else trial.step
-        history._put(dataclasses.replace(trial, reports=kept + event.reports, step=step))
+        history._put(trial.evolve(reports=kept + event.reports, step=step))
     elif isinstance(event, CheckpointSaved):
-        history._put(dataclasses.replace(trial, checkpoint_step=event.step))
+        history._put(trial.evolve(checkpoint_step=event.step))
     elif isinstance(event, Exploited):
         history._put(
-            dataclasses.replace(
-                trial, config=dict(event.config), checkpoint_step=event.step, step=event.step
-            )
+            trial.evolve(config=dict(event.config), checkpoint_step=event.step, step=event.step)
         )
     elif isinstance(event, TrialFinished):
-        history._put(dataclasses.replace(trial, state=event.state, reason=event.reason))
+        history._put(trial.evolve(state=event.state, reason=event.reason))
 
 
 def replay(history: History, events: Iterable[Event]) -> History:

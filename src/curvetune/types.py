@@ -56,6 +56,12 @@ class Trial:
     checkpoint_step: int = 0  # step of the newest saved checkpoint (0: none, start afresh)
     reason: str = ""  # why it finished, for STOPPED / FAILED / DIVERGED
 
+    def evolve(self, **changes: Any) -> Trial:
+        """A copy with ``changes`` (like ``dataclasses.replace``, several times faster)."""
+        fields = {name: getattr(self, name) for name in self.__slots__}
+        fields.update(changes)
+        return Trial(**fields)
+
     @property
     def last_step(self) -> int:
         """The highest step the trial has reported (0 before its first report)."""

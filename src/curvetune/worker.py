@@ -35,7 +35,9 @@ class SegmentContext:
 
     ``start`` is the number of steps already done (the checkpoint's step), ``until`` the
     step to stop at. ``checkpoint_in`` is a directory to load from (None: start afresh) and
-    ``checkpoint_out`` the directory to save into once ``until`` is reached.
+    ``checkpoint_out`` the directory to save into once ``until`` is reached; the objective
+    creates it (``os.makedirs(ctx.checkpoint_out, exist_ok=True)``) when it saves, so
+    objectives that keep no state cost no file-system work.
     """
 
     trial_id: int
@@ -76,8 +78,6 @@ def run_segment(
     began = time.perf_counter()
     status: Literal["ok", "error", "diverged"] = "ok"
     error = ""
-    if ctx.checkpoint_out is not None:
-        os.makedirs(ctx.checkpoint_out, exist_ok=True)
     try:
         fn = load_objective(objective) if isinstance(objective, str) else objective
         fn(config, ctx)
@@ -87,7 +87,8 @@ def run_segment(
         status, error = "error", traceback.format_exc()
     checkpoint = ctx.checkpoint_out
     if checkpoint is not None and (status != "ok" or not _has_files(checkpoint)):
-        _remove_quietly(checkpoint)
+        if status != "ok":
+            shutil.rmtree(checkpoint, ignore_errors=True)  # half-written: never use it
         checkpoint = None
     return SegmentResult(
         trial_id=ctx.trial_id,
@@ -107,10 +108,6 @@ def _has_files(directory: str) -> bool:
             return any(True for _ in entries)
     except FileNotFoundError:
         return False
-
-
-def _remove_quietly(directory: str) -> None:
-    shutil.rmtree(directory, ignore_errors=True)
 
 
 _OBJECTIVES: dict[str, Objective] = {}
@@ -167,4 +164,5 @@ class ClassObjective:
         for step in range(ctx.start + 1, ctx.until + 1):
             ctx.report(step, **trainable.step())
         if ctx.checkpoint_out is not None:
+            os.makedirs(ctx.checkpoint_out, exist_ok=True)
             trainable.save(Path(ctx.checkpoint_out))
