@@ -136,9 +136,8 @@ def test_changed_study_in_same_directory_is_refused(tmp_path, capsys):
     assert "different space" in _error_of(["run", str(path)], capsys)
 
 
-def test_objective_that_does_not_import_fails_trials_not_the_cli(tmp_path, capsys):
-    """An import that fails inside the worker (not caught up front) marks trials failed."""
-    path, directory = write_study(tmp_path)
+def test_objective_attribute_that_does_not_exist_is_refused_up_front(tmp_path, capsys):
+    path, _ = write_study(tmp_path)
     path.write_text(path.read_text().replace("curvetune.testing:synthetic", "json:nope"))
     assert "nope" in _error_of(["run", str(path)], capsys)
 
@@ -183,9 +182,7 @@ def test_kill_9_then_rerun_finishes_exact_budget(tmp_path):
         assert resumed[0][0] == checkpoint
     assert any(checkpoint > 0 for checkpoint in running_before.values())
     for trial_id in history.trials:
-        state = json.loads(
-            (after.checkpoints.dir_for(trial_id, steps) / "state.json").read_text()
-        )
+        state = json.loads((after.checkpoints.dir_for(trial_id, steps) / "state.json").read_text())
         assert state["trained"] == list(range(1, steps + 1))  # no step skipped or repeated
 
 

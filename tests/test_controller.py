@@ -80,7 +80,9 @@ class StopAfterTwo:
 def test_stop_decision_is_recorded_with_its_reason(make_study):
     study = make_study()
     history = study.optimize(trials=3, executor="sequential", scheduler=StopAfterTwo())
-    assert all(t.state is TrialState.STOPPED and t.reason == "enough" for t in history.trials.values())
+    assert all(
+        t.state is TrialState.STOPPED and t.reason == "enough" for t in history.trials.values()
+    )
     assert all(t.step == 2 for t in history.trials.values())
     # A stopped trial keeps no checkpoint.
     assert all(study.checkpoints.steps(t) == [] for t in range(3))

@@ -8,9 +8,9 @@ from the store and continued (``Controller`` on a store that already has events 
 from __future__ import annotations
 
 import dataclasses
+import queue
 from collections import deque
 from collections.abc import Callable, Mapping
-import queue
 from concurrent.futures import Future
 from typing import Any
 
@@ -156,7 +156,9 @@ class Controller:
         elif isinstance(decision, Exploit):
             self._exploit(trial, decision, events)
         elif isinstance(decision, Stop):
-            events.append(Decided(trial.id, "Stop", reason=decision.reason, details=decision.details))
+            events.append(
+                Decided(trial.id, "Stop", reason=decision.reason, details=decision.details)
+            )
             events.append(TrialFinished(trial.id, TrialState.STOPPED, decision.reason))
             self._record(events)
             self._release(trial.id)
@@ -254,7 +256,10 @@ class Controller:
             return
         reason = f"worker lost {job.attempt + 1} times; last: {error}"
         self._record(
-            [SegmentLost(job.trial, job.attempt + 1, error), TrialFinished(job.trial, TrialState.FAILED, reason)]
+            [
+                SegmentLost(job.trial, job.attempt + 1, error),
+                TrialFinished(job.trial, TrialState.FAILED, reason),
+            ]
         )
         self._release(job.trial)
 

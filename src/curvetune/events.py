@@ -79,7 +79,13 @@ class TrialFinished:
 
 
 Event = (
-    TrialCreated | SegmentFinished | CheckpointSaved | Decided | Exploited | SegmentLost | TrialFinished
+    TrialCreated
+    | SegmentFinished
+    | CheckpointSaved
+    | Decided
+    | Exploited
+    | SegmentLost
+    | TrialFinished
 )
 
 EVENT_TYPES: dict[str, type] = {

@@ -49,7 +49,9 @@ def synthetic(config: Mapping[str, Any], ctx: SegmentContext) -> None:
         ctx.report(step, accuracy=final * (1 - math.exp(-step / 3)), loss=1 - final)
     if ctx.checkpoint_out is not None:
         os.makedirs(ctx.checkpoint_out, exist_ok=True)
-        _write_json(Path(ctx.checkpoint_out) / "state.json", {"trained": trained, "pid": os.getpid()})
+        _write_json(
+            Path(ctx.checkpoint_out) / "state.json", {"trained": trained, "pid": os.getpid()}
+        )
 
 
 def sleeper(config: Mapping[str, Any], ctx: SegmentContext) -> None:

@@ -10,14 +10,14 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 from types import MappingProxyType
 from typing import Any, Literal
 
 Mode = Literal["min", "max"]
 
 
-class TrialState(str, Enum):
+class TrialState(StrEnum):
     """Where a trial stands. Only ``RUNNING`` trials can still change."""
 
     RUNNING = "running"

@@ -64,7 +64,9 @@ class SqliteStore:
             self._db.execute("PRAGMA busy_timeout=5000")
             self._check_or_init(readonly)
         except sqlite3.DatabaseError as exc:
-            raise StoreError(f"{self.path} is not a readable curvetune study store ({exc})") from None
+            raise StoreError(
+                f"{self.path} is not a readable curvetune study store ({exc})"
+            ) from None
 
     def _check_or_init(self, readonly: bool) -> None:
         tables = {r[0] for r in self._db.execute("SELECT name FROM sqlite_master")}

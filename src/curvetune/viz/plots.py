@@ -7,10 +7,10 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.pyplot as plt
 
-from ..types import History, TrialState  # noqa: E402
-from .data import Anytime, final_values, numeric_axes  # noqa: E402
+from ..types import History, TrialState
+from .data import Anytime, final_values, numeric_axes
 
 STATE_COLOURS = {
     TrialState.COMPLETED: "tab:blue",

@@ -1,0 +1,552 @@
+"""A ready MNIST trainable: ``objective="curvetune.models.mnist:train"``.
+
+``train(config, ctx)`` follows the worker's objective contract: it builds an MLP or a small
+CNN, loads ``state.pt`` from ``ctx.checkpoint_in`` when there is one, trains the steps
+``ctx.start + 1 .. ctx.until`` (a step is one epoch, or ``iters_per_step`` iterations),
+reports validation metrics at the end of each step (and every ``report_every`` iterations
+if asked) and saves ``state.pt`` into ``ctx.checkpoint_out``.
+
+Config keys, all optional (others are ignored, studies keep their own keys in config):
+
+============== ===================== ===============================================
+key            default               meaning
+============== ===================== ===============================================
+arch           "mlp"                 "mlp" or "cnn"
+hidden         128                   MLP hidden widths: an int (two layers that wide)
+                                     or a list of ints (one layer per entry)
+optimizer      "sgd"                 "sgd" or "adam"
+lr             0.05                  learning rate (> 0)
+momentum       0.0                   SGD momentum in [0, 1); ignored by Adam
+weight_decay   0.0                   L2 penalty (>= 0)
+batch_size     32                    examples per iteration
+iters_per_step None                  None: a step is an epoch; n: n iterations
+report_every   None                  also report every n (global) iterations
+max_train      None                  use only the first n training examples
+data           "bundled"             see ``curvetune.models.data.load_data``
+device         None                  None/"auto" (CUDA if available), "cpu", "cuda"
+============== ===================== ===============================================
+
+Training is deterministic and resumable: epoch ``e`` visits the training examples in the
+order of a permutation drawn from a generator seeded by ``(ctx.seed, e)``, and a checkpoint
+records the position (epoch, offset into it, global iteration), so a run resumed from any
+step boundary takes exactly the batches an uninterrupted run would have taken. On CPU the
+resumed metrics are bit-identical.
+
+Set the environment variable ``CURVETUNE_THREADS`` to pin torch's intra-op thread count.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..worker import SegmentContext
+from .data import load_data
+
+STATE_FILE = "state.pt"
+CHECKPOINT_FORMAT = 1
+EVAL_BATCH = 4096  # validation batch size: large, since no gradients are kept
+
+DEFAULTS: Mapping[str, Any] = {
+    "arch": "mlp",
+    "hidden": 128,
+    "optimizer": "sgd",
+    "lr": 0.05,
+    "momentum": 0.0,
+    "weight_decay": 0.0,
+    "batch_size": 32,
+    "iters_per_step": None,
+    "report_every": None,
+    "max_train": None,
+    "data": "bundled",
+    "device": None,
+}
+
+ARCHS = ("mlp", "cnn")
+OPTIMIZERS = ("sgd", "adam")
+DEVICES = ("auto", "cpu", "cuda")
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """A validated config: the keys this trainable reads, with defaults filled in."""
+
+    arch: str
+    hidden: tuple[int, ...]  # MLP hidden widths; () for the CNN
+    optimizer: str
+    lr: float
+    momentum: float
+    weight_decay: float
+    batch_size: int
+    iters_per_step: int | None
+    report_every: int | None
+    max_train: int | None
+    data: str
+    device: str  # "auto", "cpu" or "cuda"
+
+
+@dataclass(slots=True)
+class Position:
+    """Where training stands: iterations done, the current epoch, examples used of it."""
+
+    iteration: int = 0
+    epoch: int = 0
+    offset: int = 0
+
+
+# ----------------------------------------------------------------------------- the objective
+
+
+def train(config: Mapping[str, Any], ctx: SegmentContext) -> None:
+    """Train steps ``ctx.start + 1 .. ctx.until`` of an MNIST model (the objective contract)."""
+    settings = parse_config(config)
+    _apply_thread_env()
+    device = resolve_device(settings.device)
+    train_x, train_y, val_x, val_y = device_tensors(settings.data, str(device))
+    if settings.max_train is not None:
+        train_x, train_y = train_x[: settings.max_train], train_y[: settings.max_train]
+
+    if ctx.checkpoint_in is not None:
+        model, optimizer, position = load_checkpoint(
+            Path(ctx.checkpoint_in) / STATE_FILE, settings, device
+        )
+    elif ctx.start > 0:
+        raise ValueError(f"segment starts at step {ctx.start} but has no checkpoint to load")
+    else:
+        model = build_model(settings, ctx.seed).to(device)
+        optimizer = build_optimizer(model, settings)
+        position = Position()
+
+    loop = _Loop(model, optimizer, train_x, train_y, val_x, val_y, settings, config, ctx)
+    loop.position = position
+    for step in range(ctx.start + 1, ctx.until + 1):
+        metrics = loop.train_step(step)
+        ctx.report(step, **metrics)
+
+    if ctx.checkpoint_out is not None:
+        os.makedirs(ctx.checkpoint_out, exist_ok=True)  # the objective creates it (worker contract)
+        save_checkpoint(
+            Path(ctx.checkpoint_out) / STATE_FILE,
+            model,
+            optimizer,
+            settings,
+            loop.position,
+            ctx.until,
+        )
+
+
+class _Loop:
+    """The training loop of one segment; its only state is the model's and the position."""
+
+    def __init__(
+        self,
+        model: nn.Module,
+        optimizer: torch.optim.Optimizer,
+        train_x: torch.Tensor,
+        train_y: torch.Tensor,
+        val_x: torch.Tensor,
+        val_y: torch.Tensor,
+        settings: Settings,
+        config: Mapping[str, Any],
+        ctx: SegmentContext,
+    ) -> None:
+        self.model = model
+        self.optimizer = optimizer
+        self.train_x, self.train_y = train_x, train_y
+        self.val_x, self.val_y = val_x, val_y
+        self.settings = settings
+        self.config = config
+        self.ctx = ctx
+        self.position = Position()
+        self._perm: torch.Tensor | None = None
+        self._perm_epoch = -1
+
+    def train_step(self, step: int) -> dict[str, float]:
+        """Train one step and return the step-end metrics.
+
+        Written as one tight loop: a benchmark holds this trainable to within 5 % of a bare
+        PyTorch loop, so per-iteration work is only what the bare loop does plus two integer
+        comparisons and one ``lr_at`` call.
+        """
+        model, optimizer, config = self.model, self.optimizer, self.config
+        x, y = self.train_x, self.train_y
+        pos = self.position
+        n = x.shape[0]
+        batch_size = self.settings.batch_size
+        report_every = self.settings.report_every
+        per_step = self.settings.iters_per_step
+        first = pos.iteration
+        end = first + per_step if per_step is not None else -1
+        lr_now = optimizer.param_groups[0]["lr"]
+        loss_sum = torch.zeros((), device=x.device)
+        perm = self._perm if self._perm_epoch == pos.epoch else None
+        model.train()
+        while True:
+            if pos.offset >= n:
+                pos.epoch += 1
+                pos.offset = 0
+                perm = None
+            if perm is None:
+                perm = self._permutation(pos.epoch, n, x.device)
+            index = perm[pos.offset : pos.offset + batch_size]
+            pos.offset = min(pos.offset + batch_size, n)
+            lr = lr_at(config, pos.iteration)
+            if lr != lr_now:
+                for group in optimizer.param_groups:
+                    group["lr"] = lr
+                lr_now = lr
+            loss = F.cross_entropy(model(x[index]), y[index])
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            loss_sum += loss.detach()
+            pos.iteration += 1
+            if (pos.iteration == end) if per_step is not None else (pos.offset >= n):
+                break
+            if report_every is not None and pos.iteration % report_every == 0:
+                self.ctx.report(step, **self._metrics(loss_sum, pos.iteration - first, lr_now))
+                model.train()
+        return self._metrics(loss_sum, pos.iteration - first, lr_now)
+
+    def _metrics(self, loss_sum: torch.Tensor, iterations: int, lr: float) -> dict[str, float]:
+        """Validation loss and accuracy, the mean train loss so far, iteration and lr."""
+        val_loss, val_accuracy = evaluate(self.model, self.val_x, self.val_y)
+        return {
+            "val_loss": val_loss,
+            "val_accuracy": val_accuracy,
+            "train_loss": loss_sum.item() / max(iterations, 1),
+            "iteration": float(self.position.iteration),
+            "lr": float(lr),
+        }
+
+    def _permutation(self, epoch: int, n: int, device: torch.device) -> torch.Tensor:
+        """Epoch ``epoch``'s visiting order on ``device``, kept while the epoch lasts."""
+        perm = torch.from_numpy(epoch_permutation(self.ctx.seed, epoch, n)).to(device)
+        self._perm, self._perm_epoch = perm, epoch
+        return perm
+
+
+# ----------------------------------------------------------------------------- pure helpers
+
+
+def lr_at(config: Mapping[str, Any], iteration: int) -> float:
+    """The learning rate for (0-based) global ``iteration``: the one place schedules hook in.
+
+    For now the rate is constant: ``config["lr"]``.
+    """
+    return float(config.get("lr", DEFAULTS["lr"]))
+
+
+def epoch_permutation(seed: int, epoch: int, n: int) -> np.ndarray:
+    """The order in which epoch ``epoch`` visits ``n`` examples, fixed by ``(seed, epoch)``.
+
+    Depends on nothing else, so a resumed run can recompute it for any epoch.
+    """
+    rng = np.random.default_rng([int(seed) % 2**64, int(epoch)])
+    return rng.permutation(n)
+
+
+def build_model(settings: Settings, seed: int) -> nn.Module:
+    """The network for ``settings``, initialised from ``seed`` on the CPU.
+
+    The global torch random state is left as it was, so nothing else in the worker process
+    shifts the initialisation (or is shifted by it).
+    """
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(int(seed) % 2**63)
+        return network(settings)
+
+
+def network(settings: Settings) -> nn.Module:
+    """The layers for ``settings`` (initialised from torch's current random state)."""
+    if settings.arch == "cnn":
+        return nn.Sequential(
+            nn.Conv2d(1, 16, kernel_size=5),  # 28 -> 24
+            nn.ReLU(),
+            nn.MaxPool2d(2),  # -> 12
+            nn.Conv2d(16, 32, kernel_size=5),  # -> 8
+            nn.ReLU(),
+            nn.MaxPool2d(2),  # -> 4
+            nn.Flatten(),
+            nn.Linear(32 * 4 * 4, 10),
+        )
+    layers: list[nn.Module] = [nn.Flatten()]
+    width = 28 * 28
+    for hidden in settings.hidden:
+        layers += [nn.Linear(width, hidden), nn.ReLU()]
+        width = hidden
+    layers.append(nn.Linear(width, 10))
+    return nn.Sequential(*layers)
+
+
+def build_optimizer(model: nn.Module, settings: Settings) -> torch.optim.Optimizer:
+    """SGD (with momentum and weight decay) or Adam (with weight decay) over the model."""
+    if settings.optimizer == "adam":
+        return torch.optim.Adam(
+            model.parameters(), lr=settings.lr, weight_decay=settings.weight_decay
+        )
+    return torch.optim.SGD(
+        model.parameters(),
+        lr=settings.lr,
+        momentum=settings.momentum,
+        weight_decay=settings.weight_decay,
+    )
+
+
+@torch.no_grad()
+def evaluate(
+    model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int = EVAL_BATCH
+) -> tuple[float, float]:
+    """Mean cross-entropy and accuracy of ``model`` over all of ``(x, y)``."""
+    model.eval()
+    loss_sum = torch.zeros((), dtype=torch.float64, device=x.device)
+    correct = torch.zeros((), dtype=torch.int64, device=x.device)
+    for begin in range(0, x.shape[0], batch_size):
+        logits = model(x[begin : begin + batch_size])
+        target = y[begin : begin + batch_size]
+        loss_sum += F.cross_entropy(logits, target, reduction="sum")
+        correct += (logits.argmax(dim=1) == target).sum()
+    count = max(x.shape[0], 1)
+    return loss_sum.item() / count, correct.item() / count
+
+
+def resolve_device(name: str) -> torch.device:
+    """``"auto"``: CUDA when available, else the CPU; ``"cuda"`` must be available."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise ValueError("config key 'device' is 'cuda' but CUDA is not available here")
+    return torch.device(name)
+
+
+@lru_cache(maxsize=4)
+def device_tensors(
+    source: str, device: str
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """``(train_x, train_y, val_x, val_y)`` of ``load_data(source)`` as tensors on ``device``.
+
+    Images are shaped (N, 1, 28, 28). Cached per process and device: converting and copying
+    the data once, not once per segment, is part of staying close to a bare loop's speed.
+    """
+    data = load_data(source)
+    target = torch.device(device)
+
+    def convert(array: np.ndarray) -> torch.Tensor:
+        return torch.from_numpy(np.array(array)).to(target)
+
+    return (
+        convert(data.train_x).unsqueeze(1),
+        convert(data.train_y),
+        convert(data.val_x).unsqueeze(1),
+        convert(data.val_y),
+    )
+
+
+# ----------------------------------------------------------------------------- checkpoints
+
+
+def save_checkpoint(
+    path: Path,
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    settings: Settings,
+    position: Position,
+    step: int,
+) -> None:
+    """Write model, optimizer and position to ``path`` atomically (temp file, then replace).
+
+    Only tensors, numbers, strings, lists and dicts: ``torch.load(weights_only=True)`` reads it.
+    """
+    state = {
+        "format": CHECKPOINT_FORMAT,
+        "arch": settings.arch,
+        "hidden": list(settings.hidden),
+        "optimizer_name": settings.optimizer,
+        "model": model.state_dict(),
+        "optimizer": optimizer.state_dict(),
+        "iteration": position.iteration,
+        "epoch": position.epoch,
+        "offset": position.offset,
+        "step": int(step),
+    }
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        torch.save(state, temporary)
+        os.replace(temporary, path)
+    finally:
+        temporary.unlink(missing_ok=True)
+
+
+def load_checkpoint(
+    path: Path, settings: Settings, device: torch.device
+) -> tuple[nn.Module, torch.optim.Optimizer, Position]:
+    """The model, optimizer and position saved in ``path``, on ``device``.
+
+    The model is built on the meta device and takes the saved tensors as they are, so a
+    resumed segment spends no time initialising weights it would overwrite. The optimizer's
+    hyperparameters come from the current config, not the checkpoint, so a checkpoint taken
+    over with a changed config (Population Based Training) uses the new values; a checkpoint
+    of another optimizer type restores only the weights.
+    """
+    if not path.is_file():
+        raise FileNotFoundError(f"checkpoint file {path} does not exist")
+    state = torch.load(path, weights_only=True, map_location=device)
+    saved = (state.get("arch"), tuple(state.get("hidden", ())))
+    if saved != (settings.arch, settings.hidden):
+        raise ValueError(
+            f"checkpoint {path} holds arch={saved[0]!r} hidden={list(saved[1])}, but the config "
+            f"asks for arch={settings.arch!r} hidden={list(settings.hidden)}"
+        )
+    with torch.device("meta"):
+        model = network(settings)
+    model.load_state_dict(state["model"], assign=True)
+    optimizer = build_optimizer(model, settings)
+    if state.get("optimizer_name") == settings.optimizer:
+        optimizer.load_state_dict(state["optimizer"])
+        for group in optimizer.param_groups:
+            group["lr"] = settings.lr
+            group["weight_decay"] = settings.weight_decay
+            if settings.optimizer == "sgd":
+                group["momentum"] = settings.momentum
+    position = Position(
+        iteration=int(state["iteration"]), epoch=int(state["epoch"]), offset=int(state["offset"])
+    )
+    return model, optimizer, position
+
+
+# ----------------------------------------------------------------------------- config
+
+
+def parse_config(config: Mapping[str, Any]) -> Settings:
+    """Validate the keys this trainable reads; a bad value raises ``ValueError`` naming it."""
+    arch = _choice(config, "arch", ARCHS)
+    device = config.get("device", DEFAULTS["device"])
+    if device is None:
+        device = "auto"
+    elif device not in DEVICES:
+        raise ValueError(
+            f"config key 'device' must be one of None, {_list(DEVICES)}; got {device!r}"
+        )
+    data = config.get("data", DEFAULTS["data"])
+    if not isinstance(data, str | os.PathLike) or not os.fspath(data):
+        raise ValueError(
+            f"config key 'data' must be 'bundled' or a directory of MNIST IDX files "
+            f"('idx:/path' or '/path'); got {data!r}"
+        )
+    return Settings(
+        arch=arch,
+        hidden=_hidden(config) if arch == "mlp" else (),
+        optimizer=_choice(config, "optimizer", OPTIMIZERS),
+        lr=_real(config, "lr", low=0.0, low_inclusive=False),
+        momentum=_real(config, "momentum", low=0.0, high=1.0),
+        weight_decay=_real(config, "weight_decay", low=0.0),
+        batch_size=_positive_int(config, "batch_size"),
+        iters_per_step=_optional_positive_int(config, "iters_per_step"),
+        report_every=_optional_positive_int(config, "report_every"),
+        max_train=_optional_positive_int(config, "max_train"),
+        data=os.fspath(data),
+        device=device,
+    )
+
+
+def _choice(config: Mapping[str, Any], key: str, allowed: tuple[str, ...]) -> str:
+    value = config.get(key, DEFAULTS[key])
+    if not isinstance(value, str) or value not in allowed:
+        raise ValueError(f"config key {key!r} must be one of {_list(allowed)}; got {value!r}")
+    return value
+
+
+def _real(
+    config: Mapping[str, Any],
+    key: str,
+    *,
+    low: float,
+    high: float | None = None,
+    low_inclusive: bool = True,
+) -> float:
+    """A finite number in [low, high) (or (low, high) when ``low_inclusive`` is False)."""
+    value = config.get(key, DEFAULTS[key])
+    lower = f"{'>=' if low_inclusive else '>'} {low}"
+    wanted = f"a finite number {lower}" + (f" and < {high}" if high is not None else "")
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise ValueError(f"config key {key!r} must be {wanted}; got {value!r}")
+    number = float(value)
+    ok = math.isfinite(number) and (number >= low if low_inclusive else number > low)
+    if not ok or (high is not None and number >= high):
+        raise ValueError(f"config key {key!r} must be {wanted}; got {value!r}")
+    return number
+
+
+def _positive_int(config: Mapping[str, Any], key: str) -> int:
+    """A positive integer (integral floats such as 32.0 are accepted)."""
+    value = config.get(key, DEFAULTS[key])
+    number = _as_int(value)
+    if number is None or number < 1:
+        raise ValueError(f"config key {key!r} must be a positive integer; got {value!r}")
+    return number
+
+
+def _optional_positive_int(config: Mapping[str, Any], key: str) -> int | None:
+    """None, or a positive integer."""
+    value = config.get(key, DEFAULTS[key])
+    number = _as_int(value)
+    if value is not None and (number is None or number < 1):
+        raise ValueError(f"config key {key!r} must be None or a positive integer; got {value!r}")
+    return number
+
+
+def _hidden(config: Mapping[str, Any]) -> tuple[int, ...]:
+    """An int (two hidden layers that wide) or a list of ints (one layer each)."""
+    value = config.get("hidden", DEFAULTS["hidden"])
+    single = _as_int(value)
+    if single is not None and single >= 1:
+        return (single, single)
+    if isinstance(value, list | tuple):
+        widths = [_as_int(item) for item in value]
+        if all(width is not None and width >= 1 for width in widths):
+            return tuple(int(width) for width in widths if width is not None)
+    raise ValueError(
+        f"config key 'hidden' must be a positive integer or a list of positive integers; "
+        f"got {value!r}"
+    )
+
+
+def _as_int(value: Any) -> int | None:
+    """``value`` as an int if it is an integer (or an integral float), else None."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, numbers.Integral):
+        return int(value)
+    if isinstance(value, numbers.Real) and float(value).is_integer():
+        return int(value)
+    return None
+
+
+def _list(values: tuple[str, ...]) -> str:
+    return ", ".join(repr(v) for v in values)
+
+
+def _apply_thread_env() -> None:
+    """Pin torch's thread count to ``CURVETUNE_THREADS`` when that is set (else leave it)."""
+    raw = os.environ.get("CURVETUNE_THREADS")
+    if not raw:
+        return
+    try:
+        threads = int(raw)
+    except ValueError:
+        raise ValueError(f"CURVETUNE_THREADS must be a positive integer, got {raw!r}") from None
+    if threads < 1:
+        raise ValueError(f"CURVETUNE_THREADS must be a positive integer, got {raw!r}")
+    if torch.get_num_threads() != threads:
+        torch.set_num_threads(threads)

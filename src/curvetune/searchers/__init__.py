@@ -1,0 +1,51 @@
+"""Searchers propose the next configuration to try.
+
+A searcher is a pure function of (space, history, rng): it reads the read-only ``History``,
+draws every random number from the ``numpy.random.Generator`` it is given and returns a config
+(or None once it has nothing left to propose). Instances may cache derived work (a grid), never
+decisions, so a study resumed from storage proposes what it would have proposed uninterrupted.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol, runtime_checkable
+
+import numpy as np
+
+from curvetune.searchers.evolution import EvolutionSearcher
+from curvetune.searchers.grid import GridSearcher
+from curvetune.searchers.random import RandomSearcher
+from curvetune.space import Space
+from curvetune.types import History
+
+__all__ = [
+    "SEARCHERS",
+    "EvolutionSearcher",
+    "GridSearcher",
+    "RandomSearcher",
+    "Searcher",
+    "make_searcher",
+]
+
+
+@runtime_checkable
+class Searcher(Protocol):
+    """Proposes configurations; ``suggest`` returns None when the searcher is exhausted."""
+
+    def suggest(
+        self, space: Space, history: History, rng: np.random.Generator
+    ) -> dict[str, Any] | None: ...
+
+
+SEARCHERS: dict[str, type] = {
+    "grid": GridSearcher,
+    "random": RandomSearcher,
+    "evolution": EvolutionSearcher,
+}
+
+
+def make_searcher(name: str, **options: Any) -> Searcher:
+    """Build the searcher called ``name`` ("grid", "random" or "evolution") with ``options``."""
+    from curvetune._options import construct
+
+    return construct("searcher", SEARCHERS, name, options)
