@@ -102,7 +102,7 @@ class SqliteStore:
         return json.loads(row[0]) if row else None
 
     def set_spec(self, spec: Mapping[str, Any]) -> None:
-        self._set_meta({"spec": json.dumps(spec, sort_keys=True)})
+        self._set_meta({"spec": json.dumps(spec)})
 
     def append(self, events: Sequence[Event]) -> None:
         now = time.time()

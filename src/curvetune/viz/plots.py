@@ -1,13 +1,16 @@
-"""Matplotlib renderers for the study report. Each draws one figure and saves it as PNG."""
+"""Matplotlib renderers for the study report. Each draws one figure and saves it as PNG.
+
+Figures are built with ``matplotlib.figure.Figure`` directly, not pyplot: no global figure
+state, no GUI backend, safe in worker processes and threads.
+"""
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
+from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 from ..types import History, TrialState
 from .data import Anytime, final_values, numeric_axes
@@ -22,7 +25,8 @@ STATE_COLOURS = {
 
 
 def plot_best_so_far(anytime: Anytime, history: History, path: Path) -> Path:
-    fig, ax = plt.subplots(figsize=(6.4, 4))
+    fig = Figure(figsize=(6.4, 4))
+    ax = fig.subplots()
     if anytime.compute:
         ax.step(anytime.compute, anytime.best, where="post", color="tab:blue", lw=2)
         ax.plot(anytime.compute[:-1], anytime.best[:-1], "o", color="tab:blue", ms=4)
@@ -34,7 +38,8 @@ def plot_best_so_far(anytime: Anytime, history: History, path: Path) -> Path:
 
 
 def plot_learning_curves(history: History, path: Path) -> Path:
-    fig, ax = plt.subplots(figsize=(6.4, 4))
+    fig = Figure(figsize=(6.4, 4))
+    ax = fig.subplots()
     seen: set[TrialState] = set()
     best = history.best()
     for trial in history.trials.values():
@@ -48,6 +53,7 @@ def plot_learning_curves(history: History, path: Path) -> Path:
         steps, values = best.curve(history.metric)
         ax.plot(steps, values, color="black", lw=2.2, label=f"best (#{best.id})")
     ax.set_xlabel("step")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_ylabel(history.metric)
     ax.set_title(f"Learning curves of {len(history)} trials")
     ax.grid(alpha=0.3)
@@ -61,28 +67,28 @@ def plot_space_3d(history: History, names: list[str], log_axes: set[str], path: 
     axes = numeric_axes(history, names)
     values = final_values(history)
     keep = [i for i, v in enumerate(values) if v is not None]
-    fig = plt.figure(figsize=(7, 5.6))
+    fig = Figure(figsize=(7, 5.6))
     ax = fig.add_subplot(projection="3d")
     coords = []
     for name in names:
         column = [axes[name][i] for i in keep]
-        if name in log_axes:
-            import math
-
-            column = [math.log10(v) for v in column]
-        coords.append(column)
+        coords.append([math.log10(v) for v in column] if name in log_axes else column)
     colours = [values[i] for i in keep]
     points = ax.scatter(*coords, c=colours, cmap="viridis", s=60, depthshade=False)
-    for axis_set, name in zip((ax.set_xlabel, ax.set_ylabel, ax.set_zlabel), names, strict=True):
-        axis_set(f"log10 {name}" if name in log_axes else name)
+    for axis, name, column in zip((ax.xaxis, ax.yaxis, ax.zaxis), names, coords, strict=True):
+        axis.set_label_text(name + (" (log scale)" if name in log_axes else ""))
+        levels = sorted(set(column))
+        if len(levels) <= 6:  # a grid: tick exactly its levels, labelled with real values
+            axis.set_ticks(levels)
+            if name in log_axes:
+                axis.set_ticklabels([f"{10**v:.3g}" for v in levels])
     fig.colorbar(points, ax=ax, shrink=0.7, label=f"final {history.metric}")
     ax.set_title(f"{len(keep)} trials over {' x '.join(names)}")
     return _save(fig, path)
 
 
-def _save(fig, path: Path) -> Path:
+def _save(fig: Figure, path: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
-    plt.close(fig)
     return path

@@ -1,0 +1,27 @@
+"""curvetune: hyperparameter tuning for neural networks, from a laptop to a supercomputer."""
+
+from .space import Choice, Float, Int, Space
+from .study import Study, StudySpec
+from .types import Complete, Continue, Exploit, History, Report, Stop, Trial, TrialState
+from .worker import SegmentContext, Trainable
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Choice",
+    "Complete",
+    "Continue",
+    "Exploit",
+    "Float",
+    "History",
+    "Int",
+    "Report",
+    "SegmentContext",
+    "Space",
+    "Stop",
+    "Study",
+    "StudySpec",
+    "Trainable",
+    "Trial",
+    "TrialState",
+]
