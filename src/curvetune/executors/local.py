@@ -23,7 +23,11 @@ class LocalExecutor:
         cores = os.cpu_count() or 1
         # Each worker gets its share of the cores, so N trainings don't fight for them.
         threads = str(max(1, cores // workers))
-        self._env = {"OMP_NUM_THREADS": threads, "MKL_NUM_THREADS": threads}
+        self._env = {
+            "OMP_NUM_THREADS": threads,
+            "MKL_NUM_THREADS": threads,
+            "CURVETUNE_THREADS": threads,
+        }
         self._pool = self._new_pool()
 
     def _new_pool(self):

@@ -116,6 +116,8 @@ def train(config: Mapping[str, Any], ctx: SegmentContext) -> None:
     train_x, train_y, val_x, val_y = device_tensors(settings.data, str(device))
     if settings.max_train is not None:
         train_x, train_y = train_x[: settings.max_train], train_y[: settings.max_train]
+    if train_x.shape[0] == 0:
+        raise ValueError(f"data source {settings.data!r} has no training examples")
 
     if ctx.checkpoint_in is not None:
         model, optimizer, position = load_checkpoint(
@@ -128,8 +130,9 @@ def train(config: Mapping[str, Any], ctx: SegmentContext) -> None:
         optimizer = build_optimizer(model, settings)
         position = Position()
 
-    loop = _Loop(model, optimizer, train_x, train_y, val_x, val_y, settings, config, ctx)
-    loop.position = position
+    loop = _Loop(
+        model, optimizer, position, (train_x, train_y, val_x, val_y), settings, config, ctx
+    )
     for step in range(ctx.start + 1, ctx.until + 1):
         metrics = loop.train_step(step)
         ctx.report(step, **metrics)
@@ -153,22 +156,19 @@ class _Loop:
         self,
         model: nn.Module,
         optimizer: torch.optim.Optimizer,
-        train_x: torch.Tensor,
-        train_y: torch.Tensor,
-        val_x: torch.Tensor,
-        val_y: torch.Tensor,
+        position: Position,
+        tensors: tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor],
         settings: Settings,
         config: Mapping[str, Any],
         ctx: SegmentContext,
     ) -> None:
         self.model = model
         self.optimizer = optimizer
-        self.train_x, self.train_y = train_x, train_y
-        self.val_x, self.val_y = val_x, val_y
+        self.position = position
+        self.train_x, self.train_y, self.val_x, self.val_y = tensors
         self.settings = settings
         self.config = config
         self.ctx = ctx
-        self.position = Position()
         self._perm: torch.Tensor | None = None
         self._perm_epoch = -1
 
