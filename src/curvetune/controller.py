@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import dataclasses
 import queue
+import time
 from collections import deque
 from collections.abc import Callable, Mapping
+from functools import partial
 from concurrent.futures import Future
 from typing import Any
 
@@ -37,6 +39,8 @@ from .types import Complete, Continue, Decision, Exploit, History, Stop, Trial, 
 from .worker import Objective, SegmentContext, SegmentResult, run_segment
 
 Listener = Callable[[History, Event], None]
+
+FLUSH_SECONDS = 0.05  # longest a recorded fact waits for the store; a crash loses no more
 
 
 @dataclasses.dataclass
@@ -93,6 +97,9 @@ class Controller:
         self._decide_rng = np.random.default_rng([seed, 1, len(history)])
         self._inflight: dict[Future, _InFlight] = {}
         self._done: queue.SimpleQueue[Future] = queue.SimpleQueue()  # fed by done-callbacks
+        self._pending: list[Event] = []  # recorded, not yet in the store
+        self._flush_due = 0.0
+        self._after_flush: list[Callable[[], None]] = []  # file deletions the store must see first
         self._exhausted = False
 
     # ------------------------------------------------------------------------- main loop
@@ -110,14 +117,32 @@ class Controller:
                         break
                 if not self._inflight:
                     return self.history
-                try:
-                    future = self._done.get(timeout=1.0)  # wakes now and then for Ctrl-C
-                except queue.Empty:
-                    continue
-                self._on_done(future, self._inflight.pop(future))
+                future = self._next_done()
+                if future is not None:
+                    self._on_done(future, self._inflight.pop(future))
         finally:
             for future in self._inflight:
                 future.cancel()
+            self._flush()
+
+    def _next_done(self) -> Future | None:
+        """The next finished segment, or None after a quiet second (so Ctrl-C gets through).
+
+        Events are group-committed: written at most ``FLUSH_SECONDS`` after the first of
+        them was recorded, in one transaction, so a fast study is not bound by commits.
+        """
+        while True:
+            wait = 1.0
+            if self._pending:
+                wait = self._flush_due - time.monotonic()
+                if wait <= 0:
+                    self._flush()
+                    wait = 1.0
+            try:
+                return self._done.get(timeout=wait)
+            except queue.Empty:
+                if not self._pending:
+                    return None
 
     def _create_trial(self) -> bool:
         if self._exhausted or len(self.history) >= self.n_trials:
@@ -240,7 +265,8 @@ class Controller:
                 apply(self.history, event)
             self._decide(self.history[job.trial], events)
             if result.checkpoint is not None and job.start > 0 and self.checkpoints is not None:
-                self.checkpoints.remove(job.trial, job.start)  # superseded, now on record
+                # Superseded, but the store may still name it until the next flush.
+                self._after_flush.append(partial(self.checkpoints.remove, job.trial, job.start))
             return
         state = TrialState.FAILED if result.status == "error" else TrialState.DIVERGED
         reason = result.error.strip().splitlines()[-1] if result.error.strip() else result.status
@@ -266,12 +292,29 @@ class Controller:
     # ------------------------------------------------------------------------- bookkeeping
 
     def _record(self, events: list[Event]) -> None:
-        """Append to the store first, then to the in-memory history, then tell the listener."""
-        self.store.append(events)
+        """Apply events to the history, tell the listener, and queue them for the store.
+
+        Events reach the store in order and in whole groups at the next ``_flush``. Acting
+        before a decision is stored is safe: if the run dies first, the store holds the
+        state before the decision, and the segment is simply run again from the checkpoint
+        the store names. That checkpoint must therefore survive until the flush: deleting
+        files waits in ``_after_flush``.
+        """
+        if not self._pending:
+            self._flush_due = time.monotonic() + FLUSH_SECONDS
+        self._pending.extend(events)
         for event in events:
             apply(self.history, event)
             if self.listener is not None:
                 self.listener(self.history, event)
+
+    def _flush(self) -> None:
+        if self._pending:
+            self.store.append(self._pending)
+            self._pending = []
+        for action in self._after_flush:
+            action()
+        self._after_flush.clear()
 
     def _release(self, trial_id: int) -> None:
         """A finished trial keeps only its final checkpoint if completed, none otherwise."""
@@ -279,7 +322,7 @@ class Controller:
             return
         trial = self.history[trial_id]
         keep = trial.checkpoint_step if trial.state is TrialState.COMPLETED else None
-        self.checkpoints.discard(trial_id, keep)
+        self._after_flush.append(partial(self.checkpoints.discard, trial_id, keep))
 
     def _collect_garbage(self) -> None:
         if self.checkpoints is None:

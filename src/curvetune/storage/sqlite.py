@@ -9,6 +9,7 @@ transaction, so a ``kill -9`` leaves the store at a clean event boundary. WAL le
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import sqlite3
 import time
@@ -106,18 +107,27 @@ class SqliteStore:
 
     def append(self, events: Sequence[Event]) -> None:
         now = time.time()
-        with self._transaction():
-            for event in events:
-                cursor = self._db.execute(
-                    "INSERT INTO events (trial, kind, data, time) VALUES (?, ?, ?, ?)",
-                    (event.trial, type(event).__name__, _encode(event), now),
+        seq = self._next_seq()
+        rows, reports = [], []
+        for event in events:
+            rows.append((seq, event.trial, type(event).__name__, _encode(event), now))
+            if type(event) is SegmentFinished:
+                reports.extend(
+                    (seq, event.trial, r.step, json.dumps(r.metrics)) for r in event.reports
                 )
-                if isinstance(event, SegmentFinished) and event.reports:
-                    seq = cursor.lastrowid
-                    self._db.executemany(
-                        "INSERT INTO reports (seq, trial, step, metrics) VALUES (?, ?, ?, ?)",
-                        [(seq, event.trial, r.step, json.dumps(r.metrics)) for r in event.reports],
-                    )
+            seq += 1
+        with self._transaction():
+            self._db.executemany(
+                "INSERT INTO events (seq, trial, kind, data, time) VALUES (?, ?, ?, ?, ?)", rows
+            )
+            if reports:
+                self._db.executemany(
+                    "INSERT INTO reports (seq, trial, step, metrics) VALUES (?, ?, ?, ?)", reports
+                )
+
+    def _next_seq(self) -> int:
+        row = self._db.execute("SELECT COALESCE(MAX(seq), 0) + 1 FROM events").fetchone()
+        return row[0]
 
     def events(self) -> Iterator[Event]:
         reports: dict[int, list[Report]] = {}
@@ -156,12 +166,16 @@ class _Transaction:
 
 
 def _encode(event: Event) -> str:
-    data = {f.name: getattr(event, f.name) for f in dataclasses.fields(event)}
-    data.pop("trial")
-    data.pop("reports", None)  # stored in their own table
+    """The event's fields as JSON, less ``trial`` (a column) and ``reports`` (a table)."""
+    data = {name: getattr(event, name) for name in _stored_fields(type(event))}
     if "state" in data:
         data["state"] = data["state"].value
     return json.dumps(data, default=_plain)
+
+
+@functools.cache
+def _stored_fields(cls: type) -> tuple[str, ...]:
+    return tuple(f.name for f in dataclasses.fields(cls) if f.name not in ("trial", "reports"))
 
 
 def _plain(value: Any) -> Any:
