@@ -12,8 +12,8 @@ import queue
 import time
 from collections import deque
 from collections.abc import Callable, Mapping
-from functools import partial
 from concurrent.futures import Future
+from functools import partial
 from typing import Any
 
 import numpy as np
