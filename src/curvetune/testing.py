@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import signal
 import time
 from collections.abc import Mapping
 from pathlib import Path
@@ -64,3 +65,32 @@ def _write_json(path: Path, data: Any) -> None:
     tmp = path.with_suffix(".tmp")
     tmp.write_text(json.dumps(data))
     os.replace(tmp, path)
+
+
+def dies_once(config: Mapping[str, Any], ctx: SegmentContext) -> None:
+    """Kills its own worker process (SIGKILL) the first time each trial reaches step 2, then
+    behaves like ``synthetic``: for testing that a lost worker's segment is retried."""
+    marker = Path(config["marker_dir"]) / f"{ctx.trial_id}.died"
+    if ctx.start < 2 <= ctx.until and not marker.exists():
+        marker.parent.mkdir(parents=True, exist_ok=True)
+        marker.write_text(str(os.getpid()))
+        os.kill(os.getpid(), signal.SIGKILL)
+    synthetic(config, ctx)
+
+
+class Counter:
+    """The class form of an objective: counts up by ``increment`` each step."""
+
+    def setup(self, config: Mapping[str, Any], seed: int) -> None:
+        self.increment = float(config.get("x", 1.0))
+        self.total = 0.0
+
+    def step(self) -> dict[str, float]:
+        self.total += self.increment
+        return {"total": self.total}
+
+    def save(self, directory: Path) -> None:
+        _write_json(directory / "counter.json", {"total": self.total})
+
+    def load(self, directory: Path) -> None:
+        self.total = json.loads((directory / "counter.json").read_text())["total"]
