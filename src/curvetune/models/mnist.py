@@ -33,12 +33,13 @@ step boundary takes exactly the batches an uninterrupted run would have taken. O
 resumed metrics are bit-identical.
 
 Set the environment variable ``CURVETUNE_THREADS`` to pin torch's intra-op thread count.
+
+The config is validated by ``curvetune.models.settings`` and the networks are built by
+``curvetune.models.networks``; their public names are re-exported here.
 """
 
 from __future__ import annotations
 
-import math
-import numbers
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -52,48 +53,16 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..worker import SegmentContext
+from .settings import ARCHS as ARCHS
+from .settings import DEFAULTS, Settings, parse_config
+from .settings import DEVICES as DEVICES
+from .settings import OPTIMIZERS as OPTIMIZERS
 from .data import load_data
+from .networks import build_model, build_optimizer, network
 
 STATE_FILE = "state.pt"
 CHECKPOINT_FORMAT = 1
 EVAL_BATCH = 4096  # validation batch size: large, since no gradients are kept
-
-DEFAULTS: Mapping[str, Any] = {
-    "arch": "mlp",
-    "hidden": 128,
-    "optimizer": "sgd",
-    "lr": 0.05,
-    "momentum": 0.0,
-    "weight_decay": 0.0,
-    "batch_size": 32,
-    "iters_per_step": None,
-    "report_every": None,
-    "max_train": None,
-    "data": "bundled",
-    "device": None,
-}
-
-ARCHS = ("mlp", "cnn")
-OPTIMIZERS = ("sgd", "adam")
-DEVICES = ("auto", "cpu", "cuda")
-
-
-@dataclass(frozen=True, slots=True)
-class Settings:
-    """A validated config: the keys this trainable reads, with defaults filled in."""
-
-    arch: str
-    hidden: tuple[int, ...]  # MLP hidden widths; () for the CNN
-    optimizer: str
-    lr: float
-    momentum: float
-    weight_decay: float
-    batch_size: int
-    iters_per_step: int | None
-    report_every: int | None
-    max_train: int | None
-    data: str
-    device: str  # "auto", "cpu" or "cuda"
 
 
 @dataclass(slots=True)
@@ -257,53 +226,6 @@ def epoch_permutation(seed: int, epoch: int, n: int) -> np.ndarray:
     return rng.permutation(n)
 
 
-def build_model(settings: Settings, seed: int) -> nn.Module:
-    """The network for ``settings``, initialised from ``seed`` on the CPU.
-
-    The global torch random state is left as it was, so nothing else in the worker process
-    shifts the initialisation (or is shifted by it).
-    """
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(int(seed) % 2**63)
-        return network(settings)
-
-
-def network(settings: Settings) -> nn.Module:
-    """The layers for ``settings`` (initialised from torch's current random state)."""
-    if settings.arch == "cnn":
-        return nn.Sequential(
-            nn.Conv2d(1, 16, kernel_size=5),  # 28 -> 24
-            nn.ReLU(),
-            nn.MaxPool2d(2),  # -> 12
-            nn.Conv2d(16, 32, kernel_size=5),  # -> 8
-            nn.ReLU(),
-            nn.MaxPool2d(2),  # -> 4
-            nn.Flatten(),
-            nn.Linear(32 * 4 * 4, 10),
-        )
-    layers: list[nn.Module] = [nn.Flatten()]
-    width = 28 * 28
-    for hidden in settings.hidden:
-        layers += [nn.Linear(width, hidden), nn.ReLU()]
-        width = hidden
-    layers.append(nn.Linear(width, 10))
-    return nn.Sequential(*layers)
-
-
-def build_optimizer(model: nn.Module, settings: Settings) -> torch.optim.Optimizer:
-    """SGD (with momentum and weight decay) or Adam (with weight decay) over the model."""
-    if settings.optimizer == "adam":
-        return torch.optim.Adam(
-            model.parameters(), lr=settings.lr, weight_decay=settings.weight_decay
-        )
-    return torch.optim.SGD(
-        model.parameters(),
-        lr=settings.lr,
-        momentum=settings.momentum,
-        weight_decay=settings.weight_decay,
-    )
-
-
 @torch.no_grad()
 def evaluate(
     model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int = EVAL_BATCH
@@ -423,118 +345,6 @@ def load_checkpoint(
         iteration=int(state["iteration"]), epoch=int(state["epoch"]), offset=int(state["offset"])
     )
     return model, optimizer, position
-
-
-# ----------------------------------------------------------------------------- config
-
-
-def parse_config(config: Mapping[str, Any]) -> Settings:
-    """Validate the keys this trainable reads; a bad value raises ``ValueError`` naming it."""
-    arch = _choice(config, "arch", ARCHS)
-    device = config.get("device", DEFAULTS["device"])
-    if device is None:
-        device = "auto"
-    elif device not in DEVICES:
-        raise ValueError(
-            f"config key 'device' must be one of None, {_list(DEVICES)}; got {device!r}"
-        )
-    data = config.get("data", DEFAULTS["data"])
-    if not isinstance(data, str | os.PathLike) or not os.fspath(data):
-        raise ValueError(
-            f"config key 'data' must be 'bundled' or a directory of MNIST IDX files "
-            f"('idx:/path' or '/path'); got {data!r}"
-        )
-    return Settings(
-        arch=arch,
-        hidden=_hidden(config) if arch == "mlp" else (),
-        optimizer=_choice(config, "optimizer", OPTIMIZERS),
-        lr=_real(config, "lr", low=0.0, low_inclusive=False),
-        momentum=_real(config, "momentum", low=0.0, high=1.0),
-        weight_decay=_real(config, "weight_decay", low=0.0),
-        batch_size=_positive_int(config, "batch_size"),
-        iters_per_step=_optional_positive_int(config, "iters_per_step"),
-        report_every=_optional_positive_int(config, "report_every"),
-        max_train=_optional_positive_int(config, "max_train"),
-        data=os.fspath(data),
-        device=device,
-    )
-
-
-def _choice(config: Mapping[str, Any], key: str, allowed: tuple[str, ...]) -> str:
-    value = config.get(key, DEFAULTS[key])
-    if not isinstance(value, str) or value not in allowed:
-        raise ValueError(f"config key {key!r} must be one of {_list(allowed)}; got {value!r}")
-    return value
-
-
-def _real(
-    config: Mapping[str, Any],
-    key: str,
-    *,
-    low: float,
-    high: float | None = None,
-    low_inclusive: bool = True,
-) -> float:
-    """A finite number in [low, high) (or (low, high) when ``low_inclusive`` is False)."""
-    value = config.get(key, DEFAULTS[key])
-    lower = f"{'>=' if low_inclusive else '>'} {low}"
-    wanted = f"a finite number {lower}" + (f" and < {high}" if high is not None else "")
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise ValueError(f"config key {key!r} must be {wanted}; got {value!r}")
-    number = float(value)
-    ok = math.isfinite(number) and (number >= low if low_inclusive else number > low)
-    if not ok or (high is not None and number >= high):
-        raise ValueError(f"config key {key!r} must be {wanted}; got {value!r}")
-    return number
-
-
-def _positive_int(config: Mapping[str, Any], key: str) -> int:
-    """A positive integer (integral floats such as 32.0 are accepted)."""
-    value = config.get(key, DEFAULTS[key])
-    number = _as_int(value)
-    if number is None or number < 1:
-        raise ValueError(f"config key {key!r} must be a positive integer; got {value!r}")
-    return number
-
-
-def _optional_positive_int(config: Mapping[str, Any], key: str) -> int | None:
-    """None, or a positive integer."""
-    value = config.get(key, DEFAULTS[key])
-    number = _as_int(value)
-    if value is not None and (number is None or number < 1):
-        raise ValueError(f"config key {key!r} must be None or a positive integer; got {value!r}")
-    return number
-
-
-def _hidden(config: Mapping[str, Any]) -> tuple[int, ...]:
-    """An int (two hidden layers that wide) or a list of ints (one layer each)."""
-    value = config.get("hidden", DEFAULTS["hidden"])
-    single = _as_int(value)
-    if single is not None and single >= 1:
-        return (single, single)
-    if isinstance(value, list | tuple):
-        widths = [_as_int(item) for item in value]
-        if all(width is not None and width >= 1 for width in widths):
-            return tuple(int(width) for width in widths if width is not None)
-    raise ValueError(
-        f"config key 'hidden' must be a positive integer or a list of positive integers; "
-        f"got {value!r}"
-    )
-
-
-def _as_int(value: Any) -> int | None:
-    """``value`` as an int if it is an integer (or an integral float), else None."""
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, numbers.Integral):
-        return int(value)
-    if isinstance(value, numbers.Real) and float(value).is_integer():
-        return int(value)
-    return None
-
-
-def _list(values: tuple[str, ...]) -> str:
-    return ", ".join(repr(v) for v in values)
 
 
 def _apply_thread_env() -> None:

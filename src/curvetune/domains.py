@@ -1,0 +1,378 @@
+"""Parameter domains: ``Float``, ``Int`` and ``Choice``, their sampling and their grids.
+
+A domain is a frozen value validated when it is built. Every random draw goes through the
+``numpy.random.Generator`` the caller passes, so a search is a pure function of
+(space, history, rng). Each domain maps one uniform number ``u`` in [0, 1) to a value
+(``_from_unit``) and back (``_to_unit``): sampling costs one draw per parameter (a whole
+``Space`` draws them in one call) and searchers can perturb values in that unit space.
+
+A domain's JSON form (``to_json``; parsed back by ``curvetune.space.domain_from_json``) is
+described in ``curvetune.space``, which re-exports everything here.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from ._domain_checks import (
+    _STEP_TOLERANCE,
+    InvalidDomain,
+    _check_default_points,
+    _check_points,
+    _dedupe,
+    _is_integer,
+    _is_number,
+    _snap,
+)
+
+JsonScalar = str | int | float | bool
+
+
+def _reduce(domain: Domain) -> tuple[Any, ...]:
+    """A domain's ``__reduce__``: its specialised sampler is a closure, which pickle cannot
+    carry, so it travels as its JSON form and is rebuilt by ``domain_from_json``."""
+    from .space import domain_from_json  # here, not at the top: space imports this module
+
+    return (domain_from_json, (domain.to_json(),))
+
+
+# ----------------------------------------------------------------------------- Float
+
+
+@dataclass(frozen=True, slots=True)
+class Float:
+    """A real number in [low, high]; ``log`` samples uniformly in log space (learning rates),
+    ``step`` restricts values to ``low + k * step``, ``points`` sets its grid resolution."""
+
+    low: float
+    high: float
+    log: bool = field(default=False, kw_only=True)
+    step: float | None = field(default=None, kw_only=True)
+    points: int | None = field(default=None, kw_only=True)
+    # Derived once, so that sampling is a few float operations.
+    _a: float = field(init=False, repr=False, compare=False)
+    _width: float = field(init=False, repr=False, compare=False)
+    _steps: int = field(init=False, repr=False, compare=False)  # last k of low + k*step
+    # u in [0, 1) -> value: a closure specialised once, as sampling is on the hot path.
+    _from_unit: Callable[[float], float] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        kind = "Float"
+        for name in ("low", "high"):
+            value = getattr(self, name)
+            if not (_is_number(value) and math.isfinite(value)):
+                raise InvalidDomain(kind, f"{name} must be a finite number, got {name}={value!r}")
+            object.__setattr__(self, name, float(value))
+        low, high = self.low, self.high
+        if not low < high:
+            raise InvalidDomain(kind, f"needs low < high, got low={low!r} high={high!r}")
+        if not math.isfinite(high - low):
+            raise InvalidDomain(kind, f"high - low must be finite, got low={low!r} high={high!r}")
+        if not isinstance(self.log, bool):
+            raise InvalidDomain(kind, f"log must be true or false, got log={self.log!r}")
+        if self.log and low <= 0:
+            raise InvalidDomain(kind, f"log=True needs low > 0, got low={low!r}")
+        _check_points(kind, self.points)
+        steps = 0
+        if self.step is not None:
+            step = self.step
+            if not (_is_number(step) and math.isfinite(step) and step > 0):
+                raise InvalidDomain(kind, f"step must be a number > 0, got step={step!r}")
+            if step > high - low:
+                raise InvalidDomain(
+                    kind, f"step must not exceed high - low = {high - low!r}, got step={step!r}"
+                )
+            if self.log:
+                raise InvalidDomain(kind, "log=True and step cannot be combined")
+            if self.points is not None:
+                raise InvalidDomain(kind, "step and points cannot be combined (step sets the grid)")
+            object.__setattr__(self, "step", float(step))
+            steps = math.floor((high - low) / step + _STEP_TOLERANCE)
+        a = math.log(low) if self.log else low
+        b = math.log(high) if self.log else high
+        object.__setattr__(self, "_a", a)
+        object.__setattr__(self, "_width", b - a)
+        object.__setattr__(self, "_steps", steps)
+        object.__setattr__(self, "_from_unit", self._make_from_unit())
+
+    def _make_from_unit(self) -> Callable[[float], float]:
+        low, high, a, width, step, steps = (
+            self.low, self.high, self._a, self._width, self.step, self._steps
+        )  # fmt: skip
+        if step is not None:
+            n = steps + 1
+
+            def on_steps(u: float) -> float:
+                k = int(u * n)
+                value = _snap(low + (k if k < steps else steps) * step)
+                return value if value < high else high
+
+            return on_steps
+        if self.log:
+            exp = math.exp
+
+            def log_uniform(u: float) -> float:
+                x = exp(a + width * u)
+                return low if x < low else high if x > high else x
+
+            return log_uniform
+
+        def uniform(u: float) -> float:
+            x = a + width * u
+            return x if x < high else high
+
+        return uniform
+
+    def _to_unit(self, value: float) -> float:
+        if self.step is not None:
+            k = round((value - self.low) / self.step)
+            return (min(max(k, 0), self._steps) + 0.5) / (self._steps + 1)
+        x = math.log(value) if self.log and value > 0 else value
+        return min(max((x - self._a) / self._width, 0.0), 1.0)
+
+    def sample(self, rng: np.random.Generator) -> float:
+        """A random value: uniform (in log space if ``log``), on the step lattice if ``step``."""
+        return self._from_unit(rng.random())
+
+    def size(self) -> float:
+        """How many distinct values the domain holds (``inf`` when continuous)."""
+        return self._steps + 1 if self.step is not None else math.inf
+
+    def grid(self, default_points: int = 3) -> tuple[float, ...]:
+        """Grid values: every step if ``step``, else ``points`` values (``default_points`` when
+        unset) spread evenly (in log space if ``log``), both ends included."""
+        if self.step is not None:
+            return tuple(
+                min(_snap(self.low + k * self.step), self.high) for k in range(self._steps + 1)
+            )
+        _check_default_points(default_points)
+        n = self.points if self.points is not None else default_points
+        inner = (self._a + self._width * i / (n - 1) for i in range(1, n - 1))
+        if self.log:
+            inner = (math.exp(x) for x in inner)
+        return _dedupe([self.low, *(_snap(x) for x in inner), self.high])
+
+    def contains(self, value: object) -> bool:
+        """Whether ``value`` is a number in [low, high] (and on the step lattice if ``step``)."""
+        if not (_is_number(value) and self.low <= value <= self.high):
+            return False
+        if self.step is None:
+            return True
+        k = (value - self.low) / self.step
+        return abs(k - round(k)) <= _STEP_TOLERANCE * max(1.0, abs(k))
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return _reduce(self)
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"type": "float", "low": self.low, "high": self.high}
+        if self.log:
+            out["log"] = True
+        if self.step is not None:
+            out["step"] = self.step
+        if self.points is not None:
+            out["points"] = self.points
+        return out
+
+
+# ----------------------------------------------------------------------------- Int
+
+
+@dataclass(frozen=True, slots=True)
+class Int:
+    """An integer in [low, high], both included; ``log`` samples log-uniformly (layer widths),
+    ``step`` restricts values to ``low + k * step``, ``points`` sets its grid resolution."""
+
+    low: int
+    high: int
+    log: bool = field(default=False, kw_only=True)
+    step: int | None = field(default=None, kw_only=True)
+    points: int | None = field(default=None, kw_only=True)
+    _a: float = field(init=False, repr=False, compare=False)
+    _width: float = field(init=False, repr=False, compare=False)
+    _count: int = field(init=False, repr=False, compare=False)  # number of values
+    _from_unit: Callable[[float], int] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        kind = "Int"
+        for name in ("low", "high"):
+            value = getattr(self, name)
+            if not _is_integer(value):
+                raise InvalidDomain(kind, f"{name} must be an integer, got {name}={value!r}")
+            object.__setattr__(self, name, int(value))
+        low, high = self.low, self.high
+        if not low <= high:
+            raise InvalidDomain(kind, f"needs low <= high, got low={low!r} high={high!r}")
+        if not isinstance(self.log, bool):
+            raise InvalidDomain(kind, f"log must be true or false, got log={self.log!r}")
+        if self.log and low <= 0:
+            raise InvalidDomain(kind, f"log=True needs low > 0, got low={low!r}")
+        _check_points(kind, self.points)
+        count = high - low + 1
+        if self.step is not None:
+            step = self.step
+            if not (_is_integer(step) and step > 0):
+                raise InvalidDomain(kind, f"step must be an integer > 0, got step={step!r}")
+            if step > max(high - low, 1):
+                raise InvalidDomain(
+                    kind, f"step must not exceed high - low = {high - low}, got step={step!r}"
+                )
+            if self.log:
+                raise InvalidDomain(kind, "log=True and step cannot be combined")
+            if self.points is not None:
+                raise InvalidDomain(kind, "step and points cannot be combined (step sets the grid)")
+            object.__setattr__(self, "step", int(step))
+            count = (high - low) // step + 1
+        # log: round(exp(U(log(low - 0.5), log(high + 0.5)))) gives every integer its share.
+        a = math.log(low - 0.5) if self.log else low
+        b = math.log(high + 0.5) if self.log else high + 1
+        object.__setattr__(self, "_a", a)
+        object.__setattr__(self, "_width", b - a)
+        object.__setattr__(self, "_count", count)
+        object.__setattr__(self, "_from_unit", self._make_from_unit())
+
+    def _make_from_unit(self) -> Callable[[float], int]:
+        low, high, a, width, count = self.low, self.high, self._a, self._width, self._count
+        if self.log:
+            exp = math.exp
+
+            def log_uniform(u: float) -> int:
+                value = round(exp(a + width * u))
+                return low if value < low else high if value > high else value
+
+            return log_uniform
+        step, last = self.step or 1, count - 1
+
+        def uniform(u: float) -> int:
+            k = int(u * count)
+            return low + (k if k < last else last) * step
+
+        return uniform
+
+    def _to_unit(self, value: float) -> float:
+        if self.log:
+            x = math.log(value) if value > 0 else self._a
+            return min(max((x - self._a) / self._width, 0.0), 1.0)
+        k = round((value - self.low) / (self.step or 1))
+        return (min(max(k, 0), self._count - 1) + 0.5) / self._count
+
+    def sample(self, rng: np.random.Generator) -> int:
+        """A random integer, low and high included (log-uniform if ``log``)."""
+        return self._from_unit(rng.random())
+
+    def size(self) -> int:
+        """How many distinct values the domain holds."""
+        return self._count
+
+    def grid(self, default_points: int = 3) -> tuple[int, ...]:
+        """Grid values: every step if ``step``; every integer if there are no more than
+        ``points`` of them; else ``points`` values spread evenly (in log space if ``log``),
+        rounded and deduplicated (so a log grid may hold fewer)."""
+        if self.step is not None:
+            return tuple(range(self.low, self.high + 1, self.step))
+        _check_default_points(default_points)
+        n = self.points if self.points is not None else default_points
+        if self._count <= n:
+            return tuple(range(self.low, self.high + 1))
+        if self.log:
+            a, b = math.log(self.low), math.log(self.high)
+            spread = (math.exp(a + (b - a) * i / (n - 1)) for i in range(n))
+        else:
+            spread = (self.low + (self.high - self.low) * i / (n - 1) for i in range(n))
+        values = [min(max(round(x), self.low), self.high) for x in spread]
+        values[0], values[-1] = self.low, self.high
+        return _dedupe(values)
+
+    def contains(self, value: object) -> bool:
+        """Whether ``value`` is an integer in [low, high] (and on the step lattice if ``step``)."""
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)
+        if not (_is_integer(value) and self.low <= value <= self.high):
+            return False
+        return (value - self.low) % (self.step or 1) == 0
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return _reduce(self)
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"type": "int", "low": self.low, "high": self.high}
+        if self.log:
+            out["log"] = True
+        if self.step is not None:
+            out["step"] = self.step
+        if self.points is not None:
+            out["points"] = self.points
+        return out
+
+
+# ----------------------------------------------------------------------------- Choice
+
+
+@dataclass(frozen=True, slots=True)
+class Choice:
+    """One of a list of JSON scalars (str, int, float, bool), sampled uniformly; its grid is
+    every value in the given order."""
+
+    values: tuple[JsonScalar, ...]
+    _from_unit: Callable[[float], JsonScalar] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        kind = "Choice"
+        values = self.values
+        if isinstance(values, str | bytes) or not isinstance(values, Sequence):
+            raise InvalidDomain(kind, f"values must be a list, got values={values!r}")
+        if not values:
+            raise InvalidDomain(kind, "values must not be empty")
+        for value in values:
+            if not isinstance(value, str | int | float):  # bool is an int
+                raise InvalidDomain(kind, f"values must be str, int, float or bool, got {value!r}")
+            if isinstance(value, float) and not math.isfinite(value):
+                raise InvalidDomain(kind, f"values must be finite, got {value!r}")
+        seen: list[JsonScalar] = []
+        for value in values:
+            if value in seen:  # 1, 1.0 and True are equal in Python, so they clash too
+                raise InvalidDomain(kind, f"values must be distinct, {value!r} appears twice")
+            seen.append(value)
+        values = tuple(values)
+        object.__setattr__(self, "values", values)
+        n, last = len(values), len(values) - 1
+
+        def uniform(u: float) -> JsonScalar:
+            k = int(u * n)
+            return values[k if k < last else last]
+
+        object.__setattr__(self, "_from_unit", uniform)
+
+    def _index(self, value: object) -> int | None:
+        for i, candidate in enumerate(self.values):
+            if candidate == value and isinstance(candidate, bool) == isinstance(value, bool):
+                return i
+        return None
+
+    def sample(self, rng: np.random.Generator) -> JsonScalar:
+        """A value chosen uniformly."""
+        return self._from_unit(rng.random())
+
+    def size(self) -> int:
+        return len(self.values)
+
+    def grid(self, default_points: int = 3) -> tuple[JsonScalar, ...]:
+        """Every value, in the given order (``default_points`` does not apply)."""
+        return self.values
+
+    def contains(self, value: object) -> bool:
+        return self._index(value) is not None
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return _reduce(self)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"type": "choice", "values": list(self.values)}
+
+
+Domain = Float | Int | Choice
