@@ -53,12 +53,12 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..worker import SegmentContext
+from .data import load_data
+from .networks import build_model, build_optimizer, network
 from .settings import ARCHS as ARCHS
 from .settings import DEFAULTS, Settings, parse_config
 from .settings import DEVICES as DEVICES
 from .settings import OPTIMIZERS as OPTIMIZERS
-from .data import load_data
-from .networks import build_model, build_optimizer, network
 
 STATE_FILE = "state.pt"
 CHECKPOINT_FORMAT = 1
