@@ -7,13 +7,23 @@ import inspect
 from collections.abc import Mapping
 from typing import Any
 
+Preset = tuple[type, Mapping[str, Any]]  # a class and the defaults a named preset gives it
 
-def construct(role: str, registry: Mapping[str, type], name: str, options: Mapping[str, Any]):
-    """``registry[name](**options)``, refusing unknown names and options with one clear line."""
-    cls = registry.get(name)
-    if cls is None:
+
+def construct(
+    role: str, registry: Mapping[str, type | Preset], name: str, options: Mapping[str, Any]
+):
+    """``registry[name](**options)``, refusing unknown names and options with one clear line.
+
+    A registry entry is a class, or a preset ``(class, defaults)``: options override the
+    preset's defaults (``"asha10"`` is ASHA with its first rung at 10% of the budget).
+    """
+    entry = registry.get(name)
+    if entry is None:
         allowed = ", ".join(sorted(registry))
         raise ValueError(f"unknown {role} {name!r}; allowed: {allowed}")
+    cls, defaults = entry if isinstance(entry, tuple) else (entry, {})
+    options = {**defaults, **options}
     accepted = _parameters(cls)
     unknown = sorted(set(options) - set(accepted))
     if unknown:

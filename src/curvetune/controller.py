@@ -91,6 +91,7 @@ class Controller:
         self.n_trials = n_trials
         self.max_retries = max_retries
         self.listener = listener
+        self._stateless = bool(getattr(objective, "stateless", False))
         # Seeded from the study seed and how far the study got, so a sequential run is
         # reproducible to the byte and a resumed one stays deterministic too.
         self._search_rng = np.random.default_rng([seed, 0, len(history)])
@@ -128,9 +129,15 @@ class Controller:
     def _next_done(self) -> Future | None:
         """The next finished segment, or None after a quiet second (so Ctrl-C gets through).
 
+        An executor with an ``idle()`` method (the simulated one) is told when the controller
+        has nothing to do but wait.
+
         Events are group-committed: written at most ``FLUSH_SECONDS`` after the first of
         them was recorded, in one transaction, so a fast study is not bound by commits.
         """
+        idle = getattr(self.executor, "idle", None)
+        if idle is not None and self._done.empty():
+            idle()  # a simulated executor advances its virtual clock
         while True:
             wait = 1.0
             if self._pending:
@@ -160,7 +167,7 @@ class Controller:
 
     def _resume(self, trial: Trial) -> None:
         """A trial that was running when the study stopped continues from its checkpoint."""
-        if trial.step != trial.checkpoint_step:
+        if trial.step != trial.checkpoint_step and not self._stateless:
             trial = trial.evolve(step=trial.checkpoint_step)
             self.history._put(trial)
         self._decide(trial)
@@ -225,6 +232,10 @@ class Controller:
     # ------------------------------------------------------------------------- segments
 
     def _submit(self, trial: Trial, until: int, attempt: int) -> None:
+        if self._stateless:  # it can start anywhere, and keeps nothing to resume from
+            ctx = SegmentContext(trial.id, trial.seed, trial.step, until, None, None)
+            self._send(ctx, trial, attempt)
+            return
         start = trial.checkpoint_step
         checkpoint_in = checkpoint_out = None
         if self.checkpoints is not None:
@@ -235,8 +246,11 @@ class Controller:
             out = self.checkpoints.prepare if attempt else self.checkpoints.dir_for
             checkpoint_out = str(out(trial.id, until))
         ctx = SegmentContext(trial.id, trial.seed, start, until, checkpoint_in, checkpoint_out)
+        self._send(ctx, trial, attempt)
+
+    def _send(self, ctx: SegmentContext, trial: Trial, attempt: int) -> None:
         future = self.executor.submit(run_segment, self.objective, trial.config, ctx)
-        self._inflight[future] = _InFlight(trial.id, start, until, attempt)
+        self._inflight[future] = _InFlight(trial.id, ctx.start, ctx.until, attempt)
         future.add_done_callback(self._done.put)
 
     def _on_done(self, future: Future, job: _InFlight) -> None:

@@ -23,6 +23,9 @@ from typing import Any, Literal, Protocol
 from .types import Report
 
 Objective = Callable[[Mapping[str, Any], "SegmentContext"], None]
+"""``objective(config, ctx)``. An objective with the attribute ``stateless = True`` keeps
+nothing between segments (it can compute any step from scratch, as a replay of recorded
+curves does): it starts at the trial's current step and is never given checkpoints."""
 
 
 class DivergedError(Exception):

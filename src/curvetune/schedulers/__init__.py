@@ -19,7 +19,8 @@ class Scheduler(Protocol):
     def decide(self, trial: Trial, history: History, rng: np.random.Generator) -> Decision: ...
 
 
-SCHEDULERS: dict[str, type] = {"fifo": FIFOScheduler}
+# Names a study file or the benchmark may use: a class, or a preset (class, defaults).
+SCHEDULERS: dict[str, type | tuple[type, dict[str, Any]]] = {"fifo": FIFOScheduler}
 
 
 def make_scheduler(name: str, **options: Any) -> Scheduler:
