@@ -13,6 +13,8 @@ import numpy as np
 
 from ..types import Decision, History, Trial
 from .fifo import FIFOScheduler
+from .lcm import PRESETS as LCM_PRESETS
+from .lcm import LCMScheduler
 
 
 class Scheduler(Protocol):
@@ -23,6 +25,9 @@ class Scheduler(Protocol):
 SCHEDULERS: dict[str, type | tuple[type, dict[str, Any]]] = {"fifo": FIFOScheduler}
 
 
+SCHEDULERS.update(LCM_PRESETS)
+
+
 def make_scheduler(name: str, **options: Any) -> Scheduler:
     """Build a scheduler by name with keyword options; errors say what is allowed."""
     from .._options import construct
@@ -30,4 +35,4 @@ def make_scheduler(name: str, **options: Any) -> Scheduler:
     return construct("scheduler", SCHEDULERS, name, options)
 
 
-__all__ = ["SCHEDULERS", "FIFOScheduler", "Scheduler", "make_scheduler"]
+__all__ = ["SCHEDULERS", "FIFOScheduler", "LCMScheduler", "Scheduler", "make_scheduler"]
