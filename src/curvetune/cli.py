@@ -53,6 +53,29 @@ def build_parser() -> argparse.ArgumentParser:
     report = sub.add_parser("report", help="PNG figures of the study")
     report.add_argument("directory", type=Path)
     report.add_argument("-o", "--output", type=Path, help="folder (default: DIR/report)")
+
+    bench = sub.add_parser("bench", help="benchmarks on recorded learning-curve tables")
+    bench_sub = bench.add_subparsers(dest="bench_command", required=True, metavar="BENCHMARK")
+    stopping = bench_sub.add_parser(
+        "stopping", help="compare early-stopping schedulers with FIFO on curve tables"
+    )
+    stopping.add_argument(
+        "--table",
+        type=Path,
+        action="append",
+        required=True,
+        help="a curve table (.npz), or a folder of them; repeat for more",
+    )
+    stopping.add_argument(
+        "--schedulers", default="fifo", help="comma-separated names (fifo is always added)"
+    )
+    stopping.add_argument("--seeds", type=int, default=20, help="seeds 0..N-1 (default 20)")
+    stopping.add_argument("--trials", type=int, default=200, help="trials per study (default 200)")
+    stopping.add_argument("--workers", type=int, default=4, help="virtual workers (default 4)")
+    stopping.add_argument("--metric", default="val_accuracy", help="metric (default val_accuracy)")
+    stopping.add_argument("--jobs", type=int, default=1, help="processes (default 1)")
+    stopping.add_argument("--out", type=Path, default=Path("bench-stopping"), help="results folder")
+    stopping.add_argument("--quiet", action="store_true", help="no progress display")
     return parser
 
 
@@ -160,12 +183,57 @@ def cmd_report(args: argparse.Namespace, console: Console) -> int:
     return 0
 
 
+def cmd_bench(args: argparse.Namespace, console: Console) -> int:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+    from .bench import stopping as bench
+
+    settings = bench.Settings(
+        schedulers=bench.scheduler_names(args.schedulers),
+        seeds=args.seeds,
+        trials=args.trials,
+        workers=args.workers,
+        metric=args.metric,
+    )
+    paths = bench.table_paths(args.table)
+    bench.check_inputs(paths, settings)
+    console.print(
+        f"{len(paths)} table(s) × {settings.seeds} seed(s), schedulers "
+        f"{', '.join(settings.schedulers)}, at most {settings.trials} trials each"
+    )
+    progress = Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        disable=args.quiet,
+    )
+    with progress:
+        task = progress.add_task("table × seed", total=len(paths) * settings.seeds)
+        results = bench.compare(
+            paths,
+            settings,
+            jobs=args.jobs,
+            advance=lambda k: progress.advance(task, k),
+        )
+        progress.update(task, completed=len(paths) * settings.seeds)
+    for path in bench.write_outputs(results, args.out):
+        if path.suffix != ".png":
+            console.print(f"wrote {path}")
+    console.print(f"wrote {len(results['tables'])} figure(s) in {args.out / 'anytime'}")
+    for name, total in bench.scheduler_totals(results).items():
+        console.print(f"  {name}: passes on {total['passes']}/{total['tables']} table(s)")
+    return 0
+
+
 COMMANDS = {
     "run": cmd_run,
     "status": cmd_status,
     "best": cmd_best,
     "export": cmd_export,
     "report": cmd_report,
+    "bench": cmd_bench,
 }
 
 

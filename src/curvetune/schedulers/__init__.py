@@ -12,9 +12,12 @@ from typing import Any, Protocol
 import numpy as np
 
 from ..types import Decision, History, Trial
+from .asha import ASHAScheduler
 from .fifo import FIFOScheduler
 from .lcm import PRESETS as LCM_PRESETS
 from .lcm import LCMScheduler
+from .median import MedianStoppingRule
+from .topk import TopKScheduler
 
 
 class Scheduler(Protocol):
@@ -22,7 +25,15 @@ class Scheduler(Protocol):
 
 
 # Names a study file or the benchmark may use: a class, or a preset (class, defaults).
-SCHEDULERS: dict[str, type | tuple[type, dict[str, Any]]] = {"fifo": FIFOScheduler}
+SCHEDULERS: dict[str, type | tuple[type, dict[str, Any]]] = {
+    "fifo": FIFOScheduler,
+    "median": MedianStoppingRule,
+    "median10": (MedianStoppingRule, {"first_check": 0.1}),
+    "asha": ASHAScheduler,
+    "asha10": (ASHAScheduler, {"min_resource": 0.1}),
+    "topk": TopKScheduler,
+    "topk10": (TopKScheduler, {"first_check": 0.1}),
+}
 
 
 SCHEDULERS.update(LCM_PRESETS)
@@ -35,4 +46,13 @@ def make_scheduler(name: str, **options: Any) -> Scheduler:
     return construct("scheduler", SCHEDULERS, name, options)
 
 
-__all__ = ["SCHEDULERS", "FIFOScheduler", "LCMScheduler", "Scheduler", "make_scheduler"]
+__all__ = [
+    "SCHEDULERS",
+    "ASHAScheduler",
+    "FIFOScheduler",
+    "LCMScheduler",
+    "MedianStoppingRule",
+    "Scheduler",
+    "TopKScheduler",
+    "make_scheduler",
+]

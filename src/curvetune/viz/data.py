@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from ..events import Event, SegmentFinished, TrialFinished
+from ..events import Decided, Event, SegmentFinished, TrialFinished
 from ..types import History, TrialState, better, is_finite
 
 
@@ -57,3 +57,47 @@ def final_values(history: History) -> list[float | None]:
         value = trial.last_value(history.metric)
         out.append(value if value is not None and is_finite(value) else None)
     return out
+
+
+@dataclass(frozen=True)
+class StopRecord:
+    """One early stop and the scheduler's explanation of it."""
+
+    trial: int
+    step: int | None
+    rule: str
+    reason: str
+    details: dict
+
+
+def stops(events: Iterable[Event]) -> list[StopRecord]:
+    """Every Stop decision in the log, in the order they were made."""
+    return [
+        StopRecord(
+            trial=e.trial,
+            step=e.details.get("step"),
+            rule=str(e.details.get("rule", "")),
+            reason=e.reason,
+            details=dict(e.details),
+        )
+        for e in events
+        if isinstance(e, Decided) and e.kind == "Stop"
+    ]
+
+
+def stops_markdown(records: list[StopRecord]) -> str:
+    """A markdown table of stops: trial, step, rule, reason (and LCM's nearest curves)."""
+    lines = [
+        f"# {len(records)} trial(s) stopped early",
+        "",
+        "| trial | step | rule | reason | nearest complete curves (distance) |",
+        "|---:|---:|---|---|---|",
+    ]
+    for r in records:
+        pairs = zip(r.details.get("neighbours", []), r.details.get("distances", []), strict=False)
+        near = ", ".join(f"#{n} ({d:.3g})" if n >= 0 else f"prior ({d:.3g})" for n, d in pairs)
+        lines.append(
+            f"| {r.trial} | {r.step if r.step is not None else ''} | {r.rule} | "
+            f"{r.reason} | {near} |"
+        )
+    return "\n".join(lines) + "\n"

@@ -1,22 +1,22 @@
-"""``curvetune report DIR``: the study's figures as PNG files."""
+"""``curvetune report DIR``: the study's figures as PNG files, and its early stops."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 from ..space import Choice
-from .data import best_so_far
+from .data import best_so_far, stops, stops_markdown
 from .plots import plot_best_so_far, plot_learning_curves, plot_space_3d
 
 
 def write_report(study, out: Path) -> list[Path]:
-    """Write best-so-far, learning curves and (3+ parameters) the 3-D parameter view."""
+    """Write best-so-far, learning curves, (3+ parameters) the 3-D parameter view and, when
+    trials were stopped early, ``stops.md`` with every stop's explanation."""
     history = study.history
     out = Path(out)
+    events = list(study.store.events())
     written = [
-        plot_best_so_far(
-            best_so_far(study.store.events(), history), history, out / "best_so_far.png"
-        ),
+        plot_best_so_far(best_so_far(events, history), history, out / "best_so_far.png"),
         plot_learning_curves(history, out / "learning_curves.png"),
     ]
     space = study.spec.space
@@ -24,4 +24,8 @@ def write_report(study, out: Path) -> list[Path]:
         names = list(space.names)[:3]
         log_axes = {n for n in names if not isinstance(space[n], Choice) and space[n].log}
         written.append(plot_space_3d(history, names, log_axes, out / "space_3d.png"))
+    records = stops(events)
+    if records:
+        (out / "stops.md").write_text(stops_markdown(records))
+        written.append(out / "stops.md")
     return written
