@@ -53,8 +53,9 @@ def write_table(path, name="tiny", drop=()):
 
 def hand_run(table, script, metric="val_accuracy"):
     """A Run from a script of ("new", trial, row), ("seg", trial, start, until[, status]),
-    ("end", trial, state) steps, reporting the table's values."""
-    rows, events = {}, []
+    ("end", trial, state) steps, reporting the table's values, on one worker whose epochs
+    take one virtual second each."""
+    rows, events, epoch_ends, finished_at = {}, [], [], {}
     for step in script:
         if step[0] == "new":
             _, trial, row = step
@@ -67,11 +68,15 @@ def hand_run(table, script, metric="val_accuracy"):
             reports = tuple(Report(s, {metric: float(curve[s - 1])}) for s in steps)
             status = status[0] if status else "ok"
             events.append(SegmentFinished(trial, start, until, status, reports))
+            if status == "ok":
+                clock = len(epoch_ends)
+                epoch_ends.extend(float(clock + i) for i in range(1, until - start + 1))
         else:
             events.append(TrialFinished(step[1], step[2]))
+            finished_at[step[1]] = float(len(epoch_ends))
     mode = "max" if metric != "val_loss" else "min"
     history = replay(History(metric=metric, mode=mode, max_steps=table.n_epochs), events)
-    return Run(history, events, [0.001, 0.003, 0.002], 0.0)
+    return Run(history, events, [0.001, 0.003, 0.002], 0.0, epoch_ends, finished_at)
 
 
 def whole(trial, row, state=TrialState.COMPLETED, epochs=4):

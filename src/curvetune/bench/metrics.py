@@ -1,10 +1,11 @@
 """How well an early-stopping rule did on one simulated study, and over many seeds.
 
-Everything is measured against *epochs used*: replaying ``run.events`` in order, each
-``SegmentFinished`` with status "ok" adds ``until - start`` epochs. The *incumbent* after an
-event is the best final value of the study metric (``history.metric``, in the study's mode)
-among the trials that have reached ``TrialFinished`` with state ``COMPLETED`` so far; a
-stopped trial never counts. This is ``viz.data.best_so_far``'s replay, reused here.
+Everything is measured against *epochs used* in virtual time: when a trial completes, the
+epochs used are all the epochs any trial had finished by that moment (the simulated
+executor records when each epoch ended), so the count does not depend on how a scheduler
+cut its trials into segments. The *incumbent* is the best final value of the study metric
+(``history.metric``, in the study's mode) among the trials that have completed so far; a
+stopped trial never counts.
 
 Where a regret is asked for while there is no incumbent (no trial completed yet, or a run
 that completed none), the regret is that of knowing nothing: table best minus table worst
@@ -15,6 +16,7 @@ All functions are pure: they read a ``Run`` (``bench.simulate``) and the ``Curve
 
 from __future__ import annotations
 
+import bisect
 import math
 import statistics
 from collections.abc import Iterable, Mapping, Sequence
@@ -24,7 +26,7 @@ import numpy as np
 
 from ..events import Event, SegmentFinished
 from ..types import Mode, TrialState, better
-from ..viz.data import Anytime, best_so_far
+from ..viz.data import Anytime
 from .simulate import Run
 from .tables import MODES, CurveTable
 
@@ -52,7 +54,21 @@ def incumbent_trace(run: Run) -> Anytime:
     """The incumbent against epochs used: ``compute[i]`` is the epochs used when the
     incumbent became ``best[i]`` (a step function; it holds until the next point). The last
     point repeats the final incumbent at the run's total epochs; empty if nothing completed."""
-    return best_so_far(run.events, run.history)
+    history = run.history
+    completed = sorted(
+        (run.finished_at[t.id], t.id) for t in history.completed() if t.id in run.finished_at
+    )
+    points: list[int] = []
+    values: list[float] = []
+    for when, trial_id in completed:
+        value = history.score(history[trial_id])
+        if value is not None and (not values or better(value, values[-1], history.mode)):
+            points.append(bisect.bisect_right(run.epoch_ends, when + 1e-9))
+            values.append(value)
+    if points:
+        points.append(len(run.epoch_ends))
+        values.append(values[-1])
+    return Anytime(points, values)
 
 
 def incumbent_at(trace: Anytime, epochs: float) -> float | None:

@@ -22,12 +22,16 @@ from .tables import MODES, CurveTable
 @dataclass(frozen=True)
 class Run:
     """What one simulated study left: its history, its event log in order, the wall time of
-    every scheduler decision, and the virtual seconds it took."""
+    every scheduler decision, the virtual seconds it took, and when (in virtual time) each
+    epoch and each trial ended, so that "epochs used by the time the incumbent improved"
+    counts the partial progress of every trial, however its segments were cut."""
 
     history: History
     events: list[Event]
     decision_seconds: list[float]
     virtual_seconds: float
+    epoch_ends: list[float]  # sorted virtual times at which each trained epoch ended
+    finished_at: dict[int, float]  # trial id -> virtual time its last segment ended
 
 
 class TimedScheduler:
@@ -70,4 +74,11 @@ def simulate(
     study.optimize(
         trials=len(order), searcher=TableOrder(order), scheduler=timed, executor=executor
     )
-    return Run(study.history, list(study.store.events()), timed.seconds, executor.clock)
+    return Run(
+        study.history,
+        list(study.store.events()),
+        timed.seconds,
+        executor.clock,
+        sorted(executor.epoch_ends),
+        dict(executor.finished_at),
+    )

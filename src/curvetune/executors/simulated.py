@@ -14,6 +14,8 @@ from collections.abc import Callable
 from concurrent.futures import Future
 from typing import Any
 
+import numpy as np
+
 
 class SimulatedExecutor:
     def __init__(self, *, workers: int, duration_metric: str = "epoch_seconds") -> None:
@@ -22,8 +24,11 @@ class SimulatedExecutor:
         self.workers = workers
         self.duration_metric = duration_metric
         self.clock = 0.0  # virtual seconds since the start
+        self.epoch_ends: list[float] = []  # virtual time at which each trained step ended
+        self.finished_at: dict[int, float] = {}  # trial id -> end of its latest segment
         self._running: list[tuple[float, int, Future, Any, BaseException | None]] = []
         self._count = 0
+        self._trial_of: dict[int, int] = {}
 
     def submit(self, fn: Callable[..., Any], /, *args: Any) -> Future:
         result: Any = None
@@ -32,9 +37,14 @@ class SimulatedExecutor:
             result = fn(*args)
         except Exception as exc:  # delivered as a lost segment, like a dead worker
             error = exc
-        finish = self.clock + self._duration(result)
+        durations = self._durations(result)
+        ends = self.clock + np.cumsum(durations)
+        self.epoch_ends.extend(ends.tolist())
+        finish = float(ends[-1]) if len(ends) else self.clock
         future: Future = Future()
         heapq.heappush(self._running, (finish, self._count, future, result, error))
+        if result is not None and hasattr(result, "trial_id"):
+            self._trial_of[self._count] = result.trial_id
         self._count += 1
         return future
 
@@ -42,21 +52,26 @@ class SimulatedExecutor:
         """Advance the clock to the next segment that finishes, and complete it."""
         if not self._running:
             return
-        finish, _, future, result, error = heapq.heappop(self._running)
+        finish, number, future, result, error = heapq.heappop(self._running)
         self.clock = max(self.clock, finish)
+        if number in self._trial_of:
+            self.finished_at[self._trial_of.pop(number)] = finish
         if error is not None:
             future.set_exception(error)
         else:
             future.set_result(result)
 
-    def _duration(self, result: Any) -> float:
+    def _durations(self, result: Any) -> np.ndarray:
+        """Virtual seconds of each step the segment trained (one second each by default)."""
         reports = getattr(result, "reports", ())
-        seconds = [
-            r.metrics[self.duration_metric] for r in reports if self.duration_metric in r.metrics
-        ]
-        if seconds:
-            return float(sum(seconds))
-        return float(max(1, getattr(result, "until", 1) - getattr(result, "start", 0)))
+        last: dict[int, float] = {}  # the last report of a step carries its duration
+        for r in reports:
+            if self.duration_metric in r.metrics:
+                last[r.step] = r.metrics[self.duration_metric]
+        if last:
+            return np.asarray([last[step] for step in sorted(last)], dtype=float)
+        steps = max(1, getattr(result, "until", 1) - getattr(result, "start", 0))
+        return np.ones(steps)
 
     def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
         self._running.clear()
