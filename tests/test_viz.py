@@ -49,3 +49,29 @@ def test_report_writes_three_figures_for_a_3d_grid(tmp_path):
     paths = write_report(study, tmp_path / "out")
     assert [p.name for p in paths] == ["best_so_far.png", "learning_curves.png", "space_3d.png"]
     assert all(p.stat().st_size > 10_000 for p in paths)
+
+
+def test_report_lists_stops_with_their_reasons(tmp_path, capsys):
+    from curvetune.cli import main
+    from curvetune.schedulers import make_scheduler
+
+    study = Study.create(
+        objective="curvetune.testing:synthetic",
+        space={"x": Float(0.0, 1.0)},
+        metric="accuracy",
+        max_steps=10,
+        directory=tmp_path / "s",
+    )
+    study.optimize(
+        trials=30, executor="sequential", scheduler=make_scheduler("lcm", min_complete=5)
+    )
+    stopped = [t.id for t in study.history.trials.values() if t.state is TrialState.STOPPED]
+    study.close()
+    assert stopped
+    assert main(["report", str(tmp_path / "s")]) == 0
+    text = (tmp_path / "s" / "report" / "stops.md").read_text()
+    assert f"# {len(stopped)} trial(s) stopped early" in text
+    for trial_id in stopped:
+        assert f"| {trial_id} | " in text
+    assert "predicted final accuracy" in text and "completed trainings" in text
+    assert "stopped early" in capsys.readouterr().out

@@ -174,13 +174,30 @@ def cmd_export(args: argparse.Namespace, console: Console) -> int:
 
 
 def cmd_report(args: argparse.Namespace, console: Console) -> int:
+    from .viz.data import stops
     from .viz.report import write_report
 
     study = _open(args.directory)
     out = args.output or args.directory / "report"
     for path in write_report(study, out):
         console.print(f"wrote {path}")
+    _print_stops(stops(study.store.events()), console)
     return 0
+
+
+def _print_stops(records, console: Console, limit: int = 20) -> None:
+    """The early stops with the scheduler's reasons (all of them are in stops.md)."""
+    if not records:
+        return
+    table = Table(title=f"{len(records)} trial(s) stopped early")
+    for column in ("trial", "step", "rule", "reason"):
+        table.add_column(column, overflow="fold")
+    for record in records[:limit]:
+        step = "" if record.step is None else str(record.step)
+        table.add_row(str(record.trial), step, record.rule, record.reason)
+    console.print(table)
+    if len(records) > limit:
+        console.print(f"... and {len(records) - limit} more in stops.md")
 
 
 def cmd_bench(args: argparse.Namespace, console: Console) -> int:
