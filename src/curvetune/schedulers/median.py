@@ -24,8 +24,8 @@ import numpy as np
 
 from ..types import Complete, Continue, Decision, History, Stop, Trial, TrialState, better
 from . import _steps
+from ._column import Column
 from ._steps import StepSpec
-from .asha import Column
 
 # metric -> {trial id: (reports when read, steps with a finite value, running averages there)}
 _CurveCache = dict[str, dict[int, tuple[Any, np.ndarray, np.ndarray]]]

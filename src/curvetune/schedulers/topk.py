@@ -33,8 +33,8 @@ import numpy as np
 
 from ..types import Complete, Continue, Decision, History, Stop, Trial, is_finite
 from . import _steps
+from ._column import Column, rank_among, value_at
 from ._steps import StepSpec
-from .asha import Column, rank_among, value_at
 
 
 @dataclass(frozen=True)
