@@ -203,6 +203,7 @@ def _print_stops(records, console: Console, limit: int = 20) -> None:
 def cmd_bench(args: argparse.Namespace, console: Console) -> int:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
+    from .bench import output
     from .bench import stopping as bench
 
     settings = bench.Settings(
@@ -235,11 +236,11 @@ def cmd_bench(args: argparse.Namespace, console: Console) -> int:
             advance=lambda k: progress.advance(task, k),
         )
         progress.update(task, completed=len(paths) * settings.seeds)
-    for path in bench.write_outputs(results, args.out):
+    for path in output.write_outputs(results, args.out):
         if path.suffix != ".png":
             console.print(f"wrote {path}")
     console.print(f"wrote {len(results['tables'])} figure(s) in {args.out / 'anytime'}")
-    for name, total in bench.scheduler_totals(results).items():
+    for name, total in output.scheduler_totals(results).items():
         console.print(f"  {name}: passes on {total['passes']}/{total['tables']} table(s)")
     return 0
 
