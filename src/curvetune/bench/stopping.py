@@ -4,7 +4,7 @@ For every table and seed, one random order of the table's configurations (the fi
 ``trials`` rows of ``np.random.default_rng([seed, crc32(table name)]).permutation(n)``) is
 tried by every scheduler in turn, each a fresh ``make_scheduler(name)``, through
 ``simulate``. FIFO is always one of them: speedups are relative to it. The numbers of one
-run are in ``metrics``; this module runs the grid, takes the medians over seeds and writes
+run are in ``metrics``; this module runs the grid, takes the medians over seeds and
 returns the results (``output`` writes them).
 
 The unit of parallel work is one table (all seeds, all schedulers), done by ``bench_table``
