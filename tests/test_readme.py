@@ -17,7 +17,7 @@ def quickstart_lines():
 def test_quickstart_has_exactly_two_lines_and_ci_runs_the_second():
     lines = quickstart_lines()
     assert len(lines) == 2
-    assert "examples/mnist-random.toml" in lines[0]
+    assert "examples/mnist-lcm.toml" in lines[0]
     ci = (ROOT / ".ci" / "run").read_text().splitlines()
     assert lines[1] in ci
 

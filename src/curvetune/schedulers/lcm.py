@@ -36,6 +36,12 @@ from ..types import Complete, Continue, Decision, History, Mode, Stop, Trial, Tr
 from . import _steps
 from ._steps import StepSpec
 
+PREDICTIONS = ("match", "trend", "current")
+"""How the final value is predicted: ``match`` averages the nearest complete curves' final
+values (the original rule); ``trend`` adds their gain from the check to the end to the
+trial's own current value; ``current`` (an ablation, no matching) uses the current value
+and ranks it among complete curves at the same step."""
+
 
 @dataclass(frozen=True)
 class LCMScheduler:
@@ -51,7 +57,7 @@ class LCMScheduler:
     weighting: Literal["distance", "uniform"] = "distance"
     normalize: bool = False
     threshold: float = 0.5
-    predict: Literal["match", "current"] = "match"
+    predict: Literal["match", "trend", "current"] = "match"
     prior: str | None = None  # a study directory whose completed curves seed the reference
     _cache: _Reference = field(default=None, init=False, repr=False, compare=False)  # type: ignore[assignment]
 
@@ -72,8 +78,10 @@ class LCMScheduler:
             )
         if not 0 < self.threshold < 1:
             raise ValueError(f"lcm: threshold must be in (0, 1), got {self.threshold!r}")
-        if self.predict not in ("match", "current"):
-            raise ValueError(f"lcm: predict must be 'match' or 'current', got {self.predict!r}")
+        if self.predict not in PREDICTIONS:
+            raise ValueError(
+                f"lcm: predict must be one of {', '.join(PREDICTIONS)}, got {self.predict!r}"
+            )
         object.__setattr__(self, "_cache", _Reference(self.prior))
 
     # ----------------------------------------------------------------------------- rule
@@ -82,16 +90,18 @@ class LCMScheduler:
         if trial.step >= history.max_steps:
             return Complete()
         checks = self._check_steps(history.max_steps)
-        step = trial.step
-        if step in checks:
-            reference = self._cache.update(history)
-            if reference.count >= self.min_complete:
-                stop = self._judge(trial, step, reference, history)
-                if stop is not None:
-                    return stop
-        return Continue(_steps.next_after(step, checks, history.max_steps))
+        if trial.step in checks:
+            assessment = self.assess(trial, trial.step, history)
+            if assessment is not None and assessment.rank > self.threshold:
+                return assessment.stop(history.metric, self.threshold)
+        return Continue(_steps.next_after(trial.step, checks, history.max_steps))
 
-    def _judge(self, trial: Trial, step: int, ref: _Curves, history: History) -> Stop | None:
+    def assess(self, trial: Trial, step: int, history: History) -> Assessment | None:
+        """Where the trial's (predicted) final value ranks among completed trainings, or None
+        while the reference is too small or the trial reported nothing at ``step``."""
+        ref = self._cache.update(history)
+        if ref.count < self.min_complete:
+            return None
         curve = _row(trial, history.metric, history.max_steps)
         if np.isnan(curve[step - 1]):
             return None  # nothing reported at the check: no grounds to stop
@@ -105,25 +115,9 @@ class LCMScheduler:
             population = ref.finals
         population = population[~np.isnan(population)]
         rank = float(np.mean(_better(population, value, history.mode))) if population.size else 0.0
-        if rank <= self.threshold:
-            return None
-        what = "value" if self.predict == "current" else "predicted final"
-        reason = (
-            f"{what} {history.metric} {value:.4g} at step {step} is worse than "
-            f"{rank:.0%} of {population.size} completed trainings (threshold {self.threshold:.0%})"
+        return Assessment(
+            step, value, rank, int(population.size), self.predict, neighbours, distances
         )
-        details: dict[str, Any] = {
-            "rule": "lcm",
-            "step": step,
-            "prediction": value,
-            "predict": self.predict,
-            "rank": rank,
-            "threshold": self.threshold,
-            "finished": int(population.size),
-            "neighbours": neighbours,
-            "distances": distances,
-        }
-        return Stop(reason, details)
 
     def _match(
         self, curve: np.ndarray, step: int, ref: _Curves, max_steps: int
@@ -143,12 +137,17 @@ class LCMScheduler:
         k = min(self.k, len(distances))
         nearest = np.argpartition(distances, k - 1)[:k] if k < len(distances) else np.arange(k)
         nearest = nearest[np.argsort(distances[nearest], kind="stable")]
-        finals = ref.finals[nearest]
+        targets = ref.finals[nearest]
+        base = 0.0
+        if self.predict == "trend":  # the neighbours' gain from here on, added to our value
+            targets = targets - ref.matrix[nearest, step - 1]
+            base = float(curve[step - 1])
+            targets = np.where(np.isnan(targets), 0.0, targets)
         if self.weighting == "distance":
             weights = 1.0 / (distances[nearest] + 1e-12)
-            prediction = float(np.sum(weights * finals) / np.sum(weights))
+            prediction = base + float(np.sum(weights * targets) / np.sum(weights))
         else:
-            prediction = float(np.mean(finals))
+            prediction = base + float(np.mean(targets))
         ids = [int(ref.ids[i]) for i in nearest]
         return prediction, ids, [float(distances[i]) for i in nearest]
 
@@ -188,6 +187,39 @@ def _row(trial: Trial, metric: str, max_steps: int) -> np.ndarray:
         if 1 <= step <= max_steps:
             row[step - 1] = value
     return row
+
+
+@dataclass(frozen=True)
+class Assessment:
+    """LCM's view of a trial at a check: its (predicted) final value, the share of completed
+    trainings that are better (``rank``), and the matched neighbours behind the prediction."""
+
+    step: int
+    value: float
+    rank: float
+    finished: int
+    predict: str
+    neighbours: list[int]
+    distances: list[float]
+
+    def stop(self, metric: str, threshold: float, rule: str = "lcm") -> Stop:
+        what = "value" if self.predict == "current" else "predicted final"
+        reason = (
+            f"{what} {metric} {self.value:.4g} at step {self.step} is worse than "
+            f"{self.rank:.0%} of {self.finished} completed trainings (threshold {threshold:.0%})"
+        )
+        details: dict[str, Any] = {
+            "rule": rule,
+            "step": self.step,
+            "prediction": self.value,
+            "predict": self.predict,
+            "rank": self.rank,
+            "threshold": threshold,
+            "finished": self.finished,
+            "neighbours": self.neighbours,
+            "distances": self.distances,
+        }
+        return Stop(reason, details)
 
 
 @dataclass
