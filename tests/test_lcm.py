@@ -188,3 +188,16 @@ def test_lcm_in_a_real_study_stops_bad_trials_and_stores_reasons():
     assert mean_gap > np.mean([abs(t.config["x"] - 0.3) for t in completed])
     reasons = [e for e in study.store.events() if isinstance(e, Decided) and e.kind == "Stop"]
     assert len(reasons) == len(stopped) and all(e.details["rule"] == "lcm" for e in reasons)
+
+
+def test_trend_prediction_adds_the_neighbours_gain_to_the_current_value():
+    history = History(metric="acc", mode="max", max_steps=4)
+    # Two complete curves of the same shape, one 0.2 higher: both gain 0.3 after step 2.
+    history._put(make_trial(0, [0.1, 0.2, 0.4, 0.5]))
+    history._put(make_trial(1, [0.3, 0.4, 0.6, 0.7]))
+    lcm = LCMScheduler(min_complete=2, checks=[2], k=1, predict="trend")
+    trial = make_trial(9, [0.31, 0.41], TrialState.RUNNING)
+    assessment = lcm.assess(trial, 2, history)
+    assert assessment.neighbours == [1]
+    assert assessment.value == pytest.approx(0.41 + 0.3)
+    assert assessment.rank == 0.0  # better than both finals
