@@ -16,6 +16,7 @@ from .asha import ASHAScheduler
 from .fifo import FIFOScheduler
 from .lcm import PRESETS as LCM_PRESETS
 from .lcm import LCMScheduler
+from .matched_halving import MatchedHalving
 from .median import MedianStoppingRule
 from .topk import TopKScheduler
 
@@ -33,10 +34,9 @@ SCHEDULERS: dict[str, type | tuple[type, dict[str, Any]]] = {
     "asha10": (ASHAScheduler, {"min_resource": 0.1}),
     "topk": TopKScheduler,
     "topk10": (TopKScheduler, {"first_check": 0.1}),
+    **LCM_PRESETS,  # lcm, lcm-safe, lcm-k1, lcm-last
+    "matched-halving": MatchedHalving,  # ASHA rungs with a matching veto
 }
-
-
-SCHEDULERS.update(LCM_PRESETS)
 
 
 def make_scheduler(name: str, **options: Any) -> Scheduler:
@@ -51,6 +51,7 @@ __all__ = [
     "ASHAScheduler",
     "FIFOScheduler",
     "LCMScheduler",
+    "MatchedHalving",
     "MedianStoppingRule",
     "Scheduler",
     "TopKScheduler",

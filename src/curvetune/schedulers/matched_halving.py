@@ -25,7 +25,7 @@ from .lcm import LCMScheduler
 class MatchedHalving:
     min_resource: StepSpec = 0.1
     reduction_factor: int = 3
-    veto: float = 0.25  # rescue a trial whose matched final ranks in this best share
+    veto: float = 0.4  # rescue a trial whose matched final ranks in this best share
     k: int = 5
     min_complete: int = 10
     _asha: ASHAScheduler = field(init=False, repr=False, compare=False)
