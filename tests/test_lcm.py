@@ -52,7 +52,7 @@ def test_accumulation_stage_never_stops():
 
 def test_stops_a_curve_that_matches_bad_trainings_and_explains_why():
     finals = [0.2, 0.25, 0.3, 0.8, 0.85, 0.9, 0.92, 0.95]
-    lcm = LCMScheduler(min_complete=5, first_check=4, every=4, k=2, threshold=0.5)
+    lcm = LCMScheduler(min_complete=5, first_check=4, every=4, k=2, threshold=0.5, predict="match")
     history = history_with(finals)
     bad = make_trial(50, curve(0.22)[:4], TrialState.RUNNING)
     decision = lcm.decide(bad, history, RNG)
@@ -71,8 +71,10 @@ def test_stops_a_curve_that_matches_bad_trainings_and_explains_why():
 def test_distance_weighting_pulls_the_prediction_to_the_nearest_curve():
     history = history_with([0.3, 0.9, 0.1, 0.1, 0.1, 0.1])
     near_03 = make_trial(50, curve(0.31)[:4], TrialState.RUNNING)
-    uniform = LCMScheduler(min_complete=2, first_check=4, k=2, weighting="uniform")
-    weighted = LCMScheduler(min_complete=2, first_check=4, k=2, weighting="distance")
+    uniform = LCMScheduler(min_complete=2, first_check=4, k=2, weighting="uniform", predict="match")
+    weighted = LCMScheduler(
+        min_complete=2, first_check=4, k=2, weighting="distance", predict="match"
+    )
     p_uniform = uniform._match(
         np.array(near_03.curve("acc")[1] + [np.nan] * 16), 4, uniform._cache.update(history), T
     )[0]
@@ -112,6 +114,7 @@ def test_presets_and_bad_options():
     k1 = make_scheduler("lcm-k1")
     assert (k1.k, k1.threshold, k1.min_complete, k1.first_check) == (1, 0.5, 5, 1)
     assert make_scheduler("lcm-safe").threshold > make_scheduler("lcm").threshold
+    assert (make_scheduler("lcm").predict, k1.predict) == ("trend", "match")
     assert make_scheduler("lcm", k=7).k == 7
     for options, message in [
         ({"k": 0}, "k must be"),
@@ -153,7 +156,9 @@ def test_prior_curves_skip_accumulation(tmp_path):
     )
     earlier.optimize(trials=12, executor="sequential")
     earlier.close()
-    lcm = LCMScheduler(min_complete=10, first_check=2, every=2, prior=str(tmp_path / "earlier"))
+    lcm = LCMScheduler(
+        min_complete=10, first_check=2, every=2, predict="match", prior=str(tmp_path / "earlier")
+    )
     history = History(metric="accuracy", mode="max", max_steps=6)  # nothing completed yet
     bad = Trial(
         id=0,

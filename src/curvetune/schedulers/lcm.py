@@ -45,19 +45,24 @@ and ranks it among complete curves at the same step."""
 
 @dataclass(frozen=True)
 class LCMScheduler:
-    """Learning Curve Matching. Defaults were chosen on the YAHPO tables of the stopping
-    benchmark only (see ``benchmarks/results/stopping.md``)."""
+    """Learning Curve Matching.
 
-    min_complete: int = 10
+    The defaults (trend prediction from the 5 nearest complete curves, checks every 10% of
+    the budget from 10%, 5 complete trainings before the first check, stop when more than
+    55% of completed trainings are better) were chosen on the 34 YAHPO tables of the
+    stopping benchmark only, never on real curves: see ``docs/lcm.md``.
+    """
+
+    min_complete: int = 5
     first_check: StepSpec = 0.1
     every: StepSpec = 0.1
     checks: Sequence[StepSpec] | None = None  # explicit check steps (overrides first/every)
     points: Sequence[StepSpec] | None = None  # cumulative points; None: every step
-    k: int = 3
+    k: int = 5
     weighting: Literal["distance", "uniform"] = "distance"
     normalize: bool = False
-    threshold: float = 0.5
-    predict: Literal["match", "trend", "current"] = "match"
+    threshold: float = 0.55
+    predict: Literal["match", "trend", "current"] = "trend"
     prior: str | None = None  # a study directory whose completed curves seed the reference
     _cache: _Reference = field(default=None, init=False, repr=False, compare=False)  # type: ignore[assignment]
 
@@ -306,6 +311,7 @@ PRESETS: dict[str, type | tuple[type, dict[str, Any]]] = {
     "lcm-k1": (
         LCMScheduler,
         {
+            "predict": "match",
             "k": 1,
             "weighting": "uniform",
             "threshold": 0.5,
@@ -317,5 +323,5 @@ PRESETS: dict[str, type | tuple[type, dict[str, Any]]] = {
     # Ablation: rank the current value among complete curves at the same step (no matching).
     "lcm-last": (LCMScheduler, {"predict": "current"}),
     # Conservative: stops only what is clearly hopeless.
-    "lcm-safe": (LCMScheduler, {"threshold": 0.8}),
+    "lcm-safe": (LCMScheduler, {"threshold": 0.7, "min_complete": 10}),
 }
