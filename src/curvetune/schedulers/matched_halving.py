@@ -28,6 +28,7 @@ class MatchedHalving:
     veto: float = 0.4  # rescue a trial whose matched final ranks in this best share
     k: int = 5
     min_complete: int = 10
+    predict: str = "trend"  # how matching predicts the final value (see LCMScheduler)
     _asha: ASHAScheduler = field(init=False, repr=False, compare=False)
     _lcm: LCMScheduler = field(init=False, repr=False, compare=False)
 
@@ -35,7 +36,9 @@ class MatchedHalving:
         if not 0 < self.veto < 1:
             raise ValueError(f"matched halving: veto must be in (0, 1), got {self.veto!r}")
         asha = ASHAScheduler(min_resource=self.min_resource, reduction_factor=self.reduction_factor)
-        lcm = LCMScheduler(k=self.k, min_complete=self.min_complete, checks=[1.0])
+        lcm = LCMScheduler(
+            k=self.k, min_complete=self.min_complete, predict=self.predict, checks=[1.0]
+        )
         object.__setattr__(self, "_asha", asha)
         object.__setattr__(self, "_lcm", lcm)
 
