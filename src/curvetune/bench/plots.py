@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+import matplotlib
 from matplotlib.figure import Figure
 
 
@@ -23,7 +24,8 @@ def plot_anytime(
     fig = Figure(figsize=(7, 4.4))
     ax = fig.subplots()
     grid = anytime["epochs"]
-    for name, values in anytime["regret"].items():
+    palette = matplotlib.colormaps["tab20"].colors  # distinct colours for up to 20 lines
+    for index, (name, values) in enumerate(anytime["regret"].items()):
         if not values:
             continue
         xs = grid[: len(values)]
@@ -34,7 +36,7 @@ def plot_anytime(
             where="post",
             label=name,
             lw=2.2 if baseline else 1.4,
-            color="black" if baseline else None,
+            color="black" if baseline else palette[(2 * index) % 20 + (index // 10) % 2],
             ls="--" if baseline else "-",
         )
         ax.plot(xs[-1:], values[-1:], "o", ms=4, color=line.get_color())
