@@ -38,14 +38,25 @@ class CheckpointStore:
         return target
 
     def clone(self, src_trial: int, src_step: int, dst_trial: int, dst_step: int) -> Path:
-        """Copy a checkpoint to another trial (Population Based Training's exploit)."""
+        """Copy a checkpoint to another trial (Population Based Training's exploit).
+
+        The copy is made beside the target and swapped in by renames, so a crash leaves
+        either the old directory or the new one (``gc`` puts back an old one left aside).
+        """
         source = self.dir_for(src_trial, src_step)
-        target = self.prepare(dst_trial, dst_step)
+        target = self.dir_for(dst_trial, dst_step)
         target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_name(target.name + ".partial")
-        shutil.rmtree(tmp, ignore_errors=True)
-        shutil.copytree(source, tmp)
-        tmp.rename(target)
+        fresh = target.with_name(target.name + ".partial")
+        shutil.rmtree(fresh, ignore_errors=True)
+        shutil.copytree(source, fresh)
+        if target.exists():
+            old = target.with_name(target.name + ".old")
+            shutil.rmtree(old, ignore_errors=True)
+            target.rename(old)
+            fresh.rename(target)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            fresh.rename(target)
         return target
 
     def remove(self, trial: int, step: int) -> None:
@@ -65,6 +76,10 @@ class CheckpointStore:
         """Keep only checkpoint ``keep[trial]`` of every trial; trials not named lose all."""
         if not self.root.is_dir():
             return
+        for old in self.root.glob("*/*.old"):  # a clone interrupted between its renames
+            restored = old.with_name(old.name.removesuffix(".old"))
+            if not restored.exists():
+                old.rename(restored)
         for trial_dir in self.root.iterdir():
             if trial_dir.name.isdigit():
                 self.discard(int(trial_dir.name), keep.get(int(trial_dir.name)))

@@ -35,7 +35,17 @@ from .schedulers import Scheduler
 from .searchers import Searcher
 from .space import Space
 from .storage import Store
-from .types import Complete, Continue, Decision, Exploit, History, Stop, Trial, TrialState
+from .types import (
+    Complete,
+    Continue,
+    Decision,
+    Exploit,
+    History,
+    Stop,
+    Trial,
+    TrialState,
+    Wait,
+)
 from .worker import Objective, SegmentContext, SegmentResult, run_segment
 
 Listener = Callable[[History, Event], None]
@@ -102,6 +112,8 @@ class Controller:
         self._flush_due = 0.0
         self._after_flush: list[Callable[[], None]] = []  # file deletions the store must see first
         self._exhausted = False
+        self._waiting: dict[int, None] = {}  # trials parked by a Wait decision, in order
+        self._queued: deque[tuple[int, int, int]] = deque()  # segments waiting for a worker
 
     # ------------------------------------------------------------------------- main loop
 
@@ -112,15 +124,24 @@ class Controller:
         try:
             while True:
                 while len(self._inflight) < self.executor.workers:
-                    if resumable:
+                    if self._queued:
+                        trial_id, until, attempt = self._queued.popleft()
+                        self._submit(self.history[trial_id], until, attempt)
+                    elif resumable:
                         self._resume(self.history[resumable.popleft()])
                     elif not self._create_trial():
                         break
                 if not self._inflight:
+                    if self._waiting:
+                        raise RuntimeError(
+                            f"{type(self.scheduler).__name__} keeps trial(s) "
+                            f"{sorted(self._waiting)} waiting with nothing else running"
+                        )
                     return self.history
                 future = self._next_done()
                 if future is not None:
                     self._on_done(future, self._inflight.pop(future))
+                    self._recheck_waiting()
         finally:
             for future in self._inflight:
                 future.cancel()
@@ -178,6 +199,14 @@ class Controller:
         decision = self.scheduler.decide(trial, self.history, self._decide_rng)
         self._apply(trial, decision, events or [])
 
+    def _recheck_waiting(self) -> None:
+        """Ask again about every waiting trial (something changed: a barrier may be lifted)."""
+        for trial_id in list(self._waiting):
+            decision = self.scheduler.decide(self.history[trial_id], self.history, self._decide_rng)
+            if not isinstance(decision, Wait):
+                del self._waiting[trial_id]
+                self._apply(self.history[trial_id], decision, [])
+
     def _apply(self, trial: Trial, decision: Decision, events: list[Event]) -> None:
         """Store the decision (with whatever came before it) in one go, then act on it."""
         if isinstance(decision, Continue):
@@ -194,6 +223,10 @@ class Controller:
             events.append(TrialFinished(trial.id, TrialState.STOPPED, decision.reason))
             self._record(events)
             self._release(trial.id)
+        elif isinstance(decision, Wait):
+            events.append(Decided(trial.id, "Wait", reason=decision.reason))
+            self._record(events)
+            self._waiting[trial.id] = None
         elif isinstance(decision, Complete):
             events.append(Decided(trial.id, "Complete"))
             events.append(TrialFinished(trial.id, TrialState.COMPLETED))
@@ -232,6 +265,9 @@ class Controller:
     # ------------------------------------------------------------------------- segments
 
     def _submit(self, trial: Trial, until: int, attempt: int) -> None:
+        if len(self._inflight) >= self.executor.workers:  # e.g. a barrier released many
+            self._queued.append((trial.id, until, attempt))
+            return
         if self._stateless:  # it can start anywhere, and keeps nothing to resume from
             ctx = SegmentContext(trial.id, trial.seed, trial.step, until, None, None)
             self._send(ctx, trial, attempt)

@@ -94,3 +94,21 @@ class Counter:
 
     def load(self, directory: Path) -> None:
         self.total = json.loads((directory / "counter.json").read_text())["total"]
+
+
+def sgd_quadratic(config: Mapping[str, Any], ctx: SegmentContext) -> None:
+    """Gradient descent on ``(w - 3)^2`` from ``w = 0``, ``iters`` iterations per step, at
+    learning rate ``lr``: too small crawls, above 1 diverges. The checkpoint keeps ``w``, so
+    a Population Based Training exploit really copies progress. Reports ``loss`` and ``lr``.
+    """
+    w = 0.0
+    if ctx.checkpoint_in is not None:
+        w = json.loads((Path(ctx.checkpoint_in) / "w.json").read_text())["w"]
+    lr, iters = float(config["lr"]), int(config.get("iters", 5))
+    for step in range(ctx.start + 1, ctx.until + 1):
+        for _ in range(iters):
+            w -= lr * 2 * (w - 3)
+        ctx.report(step, loss=min((w - 3) ** 2, 1e300), lr=lr)
+    if ctx.checkpoint_out is not None:
+        os.makedirs(ctx.checkpoint_out, exist_ok=True)
+        _write_json(Path(ctx.checkpoint_out) / "w.json", {"w": w})

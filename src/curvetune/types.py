@@ -132,7 +132,15 @@ class Exploit:
     reason: str = ""
 
 
-Decision = Continue | Stop | Complete | Exploit
+@dataclass(frozen=True, slots=True)
+class Wait:
+    """Not yet: the trial stays where it is (its checkpoint kept), and the scheduler is asked
+    again after the next segment of any trial finishes (a generation barrier)."""
+
+    reason: str = ""
+
+
+Decision = Continue | Stop | Complete | Exploit | Wait
 
 
 # ----------------------------------------------------------------------------- history

@@ -18,6 +18,7 @@ from .lcm import PRESETS as LCM_PRESETS
 from .lcm import LCMScheduler
 from .matched_halving import MatchedHalving
 from .median import MedianStoppingRule
+from .pbt import PBTScheduler
 from .topk import TopKScheduler
 
 
@@ -36,6 +37,7 @@ SCHEDULERS: dict[str, type | tuple[type, dict[str, Any]]] = {
     "topk10": (TopKScheduler, {"first_check": 0.1}),
     **LCM_PRESETS,  # lcm, lcm-safe, lcm-k1, lcm-last
     "matched-halving": MatchedHalving,  # ASHA rungs with a matching veto
+    "pbt": PBTScheduler,  # population based training (exploit and explore)
 }
 
 
@@ -53,6 +55,7 @@ __all__ = [
     "LCMScheduler",
     "MatchedHalving",
     "MedianStoppingRule",
+    "PBTScheduler",
     "Scheduler",
     "TopKScheduler",
     "make_scheduler",

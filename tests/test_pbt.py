@@ -1,0 +1,117 @@
+"""Population Based Training: barriers, exploit and explore, lineage, through the controller."""
+
+import numpy as np
+import pytest
+
+from curvetune.events import Decided, Exploited
+from curvetune.schedulers import make_scheduler
+from curvetune.schedulers.pbt import PBTScheduler
+from curvetune.space import Float
+from curvetune.study import Study
+from curvetune.types import Continue, Exploit, History, Report, Trial, TrialState, Wait
+
+RNG = np.random.default_rng(0)
+
+
+def member(trial_id, losses, lr=0.1, checkpoint=None):
+    reports = tuple(Report(s, {"loss": v}) for s, v in enumerate(losses, start=1))
+    step = len(losses)
+    return Trial(
+        id=trial_id,
+        config={"lr": lr},
+        seed=0,
+        reports=reports,
+        step=step,
+        checkpoint_step=step if checkpoint is None else checkpoint,
+    )
+
+
+def history(members, max_steps=6):
+    h = History(metric="loss", mode="min", max_steps=max_steps)
+    for m in members:
+        h._put(m)
+    return h
+
+
+def test_invalid_settings_are_refused_with_one_line():
+    for options, message in [
+        ({"population": 3}, "population must be a whole number >= 4"),
+        ({"quantile": 0.0}, r"quantile must be in \(0, 0.5\]"),
+        ({"quantile": 0.6}, r"quantile must be in \(0, 0.5\]"),
+        ({"interval": 0}, "interval"),
+        ({"factors": (0.8, -1.0)}, "factors"),
+        ({"mutable": {"lr": {"type": "float", "low": 0.0, "high": 1.0, "log": True}}}, "'lr'"),
+    ]:
+        with pytest.raises(ValueError, match=message):
+            PBTScheduler(**options)
+
+
+def test_synchronous_barrier_waits_for_every_member():
+    pbt = PBTScheduler(population=4, interval=2)
+    members = [member(i, [1.0, 0.5]) for i in range(3)] + [member(3, [1.0])]
+    h = history(members)
+    assert isinstance(pbt.decide(h[0], h, RNG), Wait)
+    h._put(member(3, [1.0, 0.9]))
+    assert pbt.decide(h[0], h, RNG) == Continue(4)
+
+
+def test_bottom_quantile_exploits_a_top_member_and_perturbs_its_rate():
+    pbt = PBTScheduler(population=4, interval=2, resample_probability=0.0)
+    h = history(
+        [
+            member(i, [1.0, loss], lr=lr)
+            for i, (loss, lr) in enumerate([(0.1, 0.5), (0.4, 0.2), (0.6, 0.05), (0.9, 0.01)])
+        ]
+    )
+    decision = pbt.decide(h[3], h, RNG)
+    assert isinstance(decision, Exploit)
+    assert decision.source == 0 and decision.until == 4
+    assert decision.config["lr"] in (pytest.approx(0.4), pytest.approx(0.6))
+    assert "bottom 25%" in decision.reason and "copies #0" in decision.reason
+    assert pbt.decide(h[1], h, RNG) == Continue(4)  # the middle carries on
+
+
+def test_asynchronous_mode_ranks_newest_values_without_waiting():
+    pbt = PBTScheduler(population=4, interval=2, synchronous=False)
+    h = history(
+        [
+            member(0, [0.1, 0.05, 0.01, 0.01]),
+            member(1, [1.0, 0.9]),
+            member(2, [0.5]),
+            member(3, [0.4]),
+        ]
+    )
+    decision = pbt.decide(h[1], h, RNG)
+    assert isinstance(decision, Exploit) and decision.source == 0
+    assert decision.until == 6  # the source's checkpoint is at step 4
+
+
+def test_pbt_study_exploits_copies_weights_and_improves_rates(tmp_path):
+    study = Study.create(
+        objective="curvetune.testing:sgd_quadratic",
+        space={"lr": Float(1e-4, 0.3, log=True)},
+        metric="loss",
+        mode="min",
+        max_steps=8,
+        seed=3,
+        directory=tmp_path / "pbt",
+    )
+    scheduler = make_scheduler("pbt", population=8, interval=2)
+    history = study.optimize(trials=8, scheduler=scheduler, executor="sequential")
+    assert all(t.state is TrialState.COMPLETED for t in history.trials.values())
+    events = list(study.store.events())
+    exploits = [e for e in events if isinstance(e, Exploited)]
+    waits = [e for e in events if isinstance(e, Decided) and e.kind == "Wait"]
+    assert exploits and waits
+    for e in exploits:
+        assert e.step in (2, 4, 6)
+        assert e.source != e.trial
+    # Every member ends with 8 steps of reports and the lr it actually used at each step.
+    for t in history.trials.values():
+        steps, rates = t.curve("lr")
+        assert steps == list(range(1, 9))
+    initial = [t.config for t in history.trials.values()]
+    assert len(initial) == 8
+    best = study.best_trial
+    worst_start = max(history[i].value_at("loss", 2) for i in range(8))
+    assert history.score(best) < worst_start
