@@ -106,12 +106,15 @@ def test_pbt_study_exploits_copies_weights_and_improves_rates(tmp_path):
     for e in exploits:
         assert e.step in (2, 4, 6)
         assert e.source != e.trial
-    # Every member ends with 8 steps of reports and the lr it actually used at each step.
+    # Every member reports 8 steps, and after an exploit trains at the explored rate.
     for t in history.trials.values():
         steps, rates = t.curve("lr")
         assert steps == list(range(1, 9))
-    initial = [t.config for t in history.trials.values()]
-    assert len(initial) == 8
+        own = [e for e in exploits if e.trial == t.id]
+        for e in own:
+            assert rates[e.step] == pytest.approx(e.config["lr"])  # the step after it
+        if own:
+            assert rates[-1] == pytest.approx(own[-1].config["lr"])
     best = study.best_trial
     worst_start = max(history[i].value_at("loss", 2) for i in range(8))
     assert history.score(best) < worst_start
