@@ -118,3 +118,34 @@ def test_pbt_study_exploits_copies_weights_and_improves_rates(tmp_path):
     best = study.best_trial
     worst_start = max(history[i].value_at("loss", 2) for i in range(8))
     assert history.score(best) < worst_start
+
+
+def test_lineage_schedule_replayed_from_scratch_reproduces_the_member(tmp_path):
+    from curvetune.lineage import copies, followed, piecewise
+
+    study = Study.create(
+        objective="curvetune.testing:sgd_quadratic",
+        space={"lr": Float(1e-4, 0.3, log=True)},
+        metric="loss",
+        mode="min",
+        max_steps=8,
+        seed=5,
+        fixed={"iters": 3},
+        directory=tmp_path / "pbt",
+    )
+    study.optimize(
+        trials=8, scheduler=make_scheduler("pbt", population=8, interval=2), executor="sequential"
+    )
+    events = list(study.store.events())
+    assert copies(events)
+    for member in study.history.trials.values():
+        path = followed(study.history, events, member.id)
+        assert [r.step for r in path] == list(range(1, 9))
+        w = 0.0  # replay gradient descent from scratch with the lineage's rates
+        for rate in path:
+            for _ in range(3):
+                w -= rate.lr * 2 * (w - 3)
+        assert (w - 3) ** 2 == pytest.approx(member.last_value("loss"), rel=1e-9, abs=1e-300)
+    best = study.best_trial
+    points = piecewise(followed(study.history, events, best.id))
+    assert points[0][0] == 0 and all(a[0] < b[0] for a, b in zip(points, points[1:]))

@@ -99,7 +99,8 @@ class Counter:
 def sgd_quadratic(config: Mapping[str, Any], ctx: SegmentContext) -> None:
     """Gradient descent on ``(w - 3)^2`` from ``w = 0``, ``iters`` iterations per step, at
     learning rate ``lr``: too small crawls, above 1 diverges. The checkpoint keeps ``w``, so
-    a Population Based Training exploit really copies progress. Reports ``loss`` and ``lr``.
+    a Population Based Training exploit really copies progress. Reports ``loss``, ``lr`` and
+    ``iteration``.
     """
     w = 0.0
     if ctx.checkpoint_in is not None:
@@ -108,7 +109,7 @@ def sgd_quadratic(config: Mapping[str, Any], ctx: SegmentContext) -> None:
     for step in range(ctx.start + 1, ctx.until + 1):
         for _ in range(iters):
             w -= lr * 2 * (w - 3)
-        ctx.report(step, loss=min((w - 3) ** 2, 1e300), lr=lr)
+        ctx.report(step, loss=min((w - 3) ** 2, 1e300), lr=lr, iteration=step * iters)
     if ctx.checkpoint_out is not None:
         os.makedirs(ctx.checkpoint_out, exist_ok=True)
         _write_json(Path(ctx.checkpoint_out) / "w.json", {"w": w})
