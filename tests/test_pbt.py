@@ -1,5 +1,7 @@
 """Population Based Training: barriers, exploit and explore, lineage, through the controller."""
 
+import itertools
+
 import numpy as np
 import pytest
 
@@ -148,4 +150,4 @@ def test_lineage_schedule_replayed_from_scratch_reproduces_the_member(tmp_path):
         assert (w - 3) ** 2 == pytest.approx(member.last_value("loss"), rel=1e-9, abs=1e-300)
     best = study.best_trial
     points = piecewise(followed(study.history, events, best.id))
-    assert points[0][0] == 0 and all(a[0] < b[0] for a, b in zip(points, points[1:]))
+    assert points[0][0] == 0 and all(a[0] < b[0] for a, b in itertools.pairwise(points))

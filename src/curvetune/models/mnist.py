@@ -52,6 +52,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..schedules import Schedule, schedule_from_config
 from ..worker import SegmentContext
 from .data import load_data
 from .networks import build_model, build_optimizer, network
@@ -149,6 +150,7 @@ class _Loop:
         comparisons and one ``lr_at`` call.
         """
         model, optimizer, config = self.model, self.optimizer, self.config
+        schedule = self.settings.schedule
         x, y = self.train_x, self.train_y
         pos = self.position
         n = x.shape[0]
@@ -170,7 +172,7 @@ class _Loop:
                 perm = self._permutation(pos.epoch, n, x.device)
             index = perm[pos.offset : pos.offset + batch_size]
             pos.offset = min(pos.offset + batch_size, n)
-            lr = lr_at(config, pos.iteration)
+            lr = lr_at(config, pos.iteration, schedule)
             if lr != lr_now:
                 for group in optimizer.param_groups:
                     group["lr"] = lr
@@ -209,12 +211,19 @@ class _Loop:
 # ----------------------------------------------------------------------------- pure helpers
 
 
-def lr_at(config: Mapping[str, Any], iteration: int) -> float:
+def lr_at(config: Mapping[str, Any], iteration: int, schedule: Schedule | None = None) -> float:
     """The learning rate for (0-based) global ``iteration``: the one place schedules hook in.
 
-    For now the rate is constant: ``config["lr"]``.
+    ``schedule`` is the one ``parse_config`` built from ``config`` for the segment
+    (``Settings.schedule``); the training loop passes it, as it calls this every iteration.
+    Without it the schedule is built from ``config`` here (keys: see
+    ``curvetune.schedules.schedule_from_config``; ``lr`` defaults to 0.05), which is fine for
+    a one-off question but too slow per iteration. ``iteration`` counts from the start of
+    the run, not of the segment, so decays continue across segments and resume exactly.
     """
-    return float(config.get("lr", DEFAULTS["lr"]))
+    if schedule is None:
+        schedule = schedule_from_config(config, default_lr=DEFAULTS["lr"])
+    return schedule.lr(iteration)
 
 
 def epoch_permutation(seed: int, epoch: int, n: int) -> np.ndarray:

@@ -14,6 +14,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from ..schedules import Schedule, schedule_from_config
+
 DEFAULTS: Mapping[str, Any] = {
     "arch": "mlp",
     "hidden": 128,
@@ -50,10 +52,15 @@ class Settings:
     max_train: int | None
     data: str
     device: str  # "auto", "cpu" or "cuda"
+    schedule: Schedule  # built once per segment from lr and the schedule keys
 
 
 def parse_config(config: Mapping[str, Any]) -> Settings:
-    """Validate the keys this trainable reads; a bad value raises ``ValueError`` naming it."""
+    """Validate the keys this trainable reads; a bad value raises ``ValueError`` naming it.
+
+    The learning-rate schedule keys (``schedule``, ``decay``, ``decay_every``, ...) are read
+    and validated by ``curvetune.schedules.schedule_from_config``.
+    """
     arch = _choice(config, "arch", ARCHS)
     device = config.get("device", DEFAULTS["device"])
     if device is None:
@@ -81,6 +88,8 @@ def parse_config(config: Mapping[str, Any]) -> Settings:
         max_train=_optional_positive_int(config, "max_train"),
         data=os.fspath(data),
         device=device,
+        # Last, so that a bad 'lr' gets the message above; errors name the schedule key.
+        schedule=schedule_from_config(config, default_lr=DEFAULTS["lr"]),
     )
 
 
