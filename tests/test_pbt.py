@@ -151,3 +151,28 @@ def test_lineage_schedule_replayed_from_scratch_reproduces_the_member(tmp_path):
     best = study.best_trial
     points = piecewise(followed(study.history, events, best.id))
     assert points[0][0] == 0 and all(a[0] < b[0] for a, b in itertools.pairwise(points))
+
+
+def test_pbt_schedule_command_writes_the_replayable_schedule(tmp_path, capsys):
+    import json
+
+    from curvetune.cli import main
+
+    study = Study.create(
+        objective="curvetune.testing:sgd_quadratic",
+        space={"lr": Float(1e-4, 0.3, log=True)},
+        metric="loss",
+        mode="min",
+        max_steps=6,
+        directory=tmp_path / "pbt",
+    )
+    study.optimize(
+        trials=4, scheduler=make_scheduler("pbt", population=4, interval=2), executor="sequential"
+    )
+    study.close()
+    assert main(["pbt-schedule", str(tmp_path / "pbt")]) == 0
+    document = json.loads((tmp_path / "pbt" / "pbt-schedule.json").read_text())
+    assert document["lr_schedule"]["type"] == "piecewise"
+    assert [s["step"] for s in document["steps"]] == list(range(1, 7))
+    assert "learning rate followed" in capsys.readouterr().out
+    assert main(["pbt-schedule", str(tmp_path / "pbt"), "--trial", "99"]) == 2

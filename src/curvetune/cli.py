@@ -54,6 +54,15 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("directory", type=Path)
     report.add_argument("-o", "--output", type=Path, help="folder (default: DIR/report)")
 
+    schedule = sub.add_parser(
+        "pbt-schedule", help="the learning-rate schedule a PBT member followed (replayable)"
+    )
+    schedule.add_argument("directory", type=Path)
+    schedule.add_argument("--trial", type=int, help="member (default: the best)")
+    schedule.add_argument(
+        "-o", "--output", type=Path, help="JSON file (default: DIR/pbt-schedule.json)"
+    )
+
     bench = sub.add_parser("bench", help="benchmarks on recorded learning-curve tables")
     bench_sub = bench.add_subparsers(dest="bench_command", required=True, metavar="BENCHMARK")
     stopping = bench_sub.add_parser(
@@ -245,6 +254,40 @@ def cmd_bench(args: argparse.Namespace, console: Console) -> int:
     return 0
 
 
+def cmd_pbt_schedule(args: argparse.Namespace, console: Console) -> int:
+    from .lineage import followed, piecewise
+
+    study = _open(args.directory)
+    history = study.history
+    trial = history.best() if args.trial is None else history.trials.get(args.trial)
+    if trial is None:
+        raise UsageError(
+            f"{args.directory}: no completed trial yet"
+            if args.trial is None
+            else f"{args.directory}: no trial {args.trial}"
+        )
+    path = followed(history, list(study.store.events()), trial.id)
+    points = piecewise(path)
+    document = {
+        "trial": trial.id,
+        history.metric: history.score(trial),
+        "lr_schedule": {"type": "piecewise", "points": [list(p) for p in points]},
+        "steps": [
+            {"step": r.step, "member": r.trial, "lr": r.lr, "iteration": r.iteration} for r in path
+        ],
+    }
+    table = Table(title=f"learning rate followed by trial #{trial.id}'s weights")
+    for column in ("from iteration", "lr"):
+        table.add_column(column, justify="right")
+    for begin, lr in points:
+        table.add_row(str(begin), f"{lr:.6g}")
+    console.print(table)
+    output = args.output or args.directory / "pbt-schedule.json"
+    output.write_text(json.dumps(document, indent=2) + "\n")
+    console.print(f'wrote {output} (replay it with lr_schedule = its "lr_schedule")')
+    return 0
+
+
 COMMANDS = {
     "run": cmd_run,
     "status": cmd_status,
@@ -252,6 +295,7 @@ COMMANDS = {
     "export": cmd_export,
     "report": cmd_report,
     "bench": cmd_bench,
+    "pbt-schedule": cmd_pbt_schedule,
 }
 
 
