@@ -239,3 +239,19 @@ def test_pbt_study_killed_mid_run_resumes_without_losing_progress(tmp_path):
             for _ in range(5):
                 w -= rate.lr * 2 * (w - 3)
         assert (w - 3) ** 2 == pytest.approx(member.last_value("loss"), rel=1e-9, abs=1e-300)
+
+
+def test_too_few_trials_for_the_population_is_a_clear_error(tmp_path):
+    study = Study.create(
+        objective="curvetune.testing:sgd_quadratic",
+        space={"lr": Float(1e-4, 0.3, log=True)},
+        metric="loss",
+        mode="min",
+        max_steps=4,
+    )
+    with pytest.raises(RuntimeError, match="trials must be at least the population"):
+        study.optimize(
+            trials=3,
+            scheduler=make_scheduler("pbt", population=4, interval=2),
+            executor="sequential",
+        )

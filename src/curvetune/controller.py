@@ -112,7 +112,7 @@ class Controller:
         self._flush_due = 0.0
         self._after_flush: list[Callable[[], None]] = []  # file deletions the store must see first
         self._exhausted = False
-        self._waiting: dict[int, None] = {}  # trials parked by a Wait decision, in order
+        self._waiting: dict[int, str] = {}  # trials parked by a Wait decision: their reasons
         self._queued: deque[tuple[int, int, int]] = deque()  # segments waiting for a worker
 
     # ------------------------------------------------------------------------- main loop
@@ -133,9 +133,11 @@ class Controller:
                         break
                 if not self._inflight:
                     if self._waiting:
+                        trial_id, reason = next(iter(self._waiting.items()))
                         raise RuntimeError(
-                            f"{type(self.scheduler).__name__} keeps trial(s) "
-                            f"{sorted(self._waiting)} waiting with nothing else running"
+                            f"{type(self.scheduler).__name__} keeps {len(self._waiting)} "
+                            f"trial(s) waiting with nothing left to run (trial {trial_id}: "
+                            f"{reason or 'no reason given'})"
                         )
                     return self.history
                 future = self._next_done()
@@ -226,7 +228,7 @@ class Controller:
         elif isinstance(decision, Wait):
             events.append(Decided(trial.id, "Wait", reason=decision.reason))
             self._record(events)
-            self._waiting[trial.id] = None
+            self._waiting[trial.id] = decision.reason
         elif isinstance(decision, Complete):
             events.append(Decided(trial.id, "Complete"))
             events.append(TrialFinished(trial.id, TrialState.COMPLETED))

@@ -89,7 +89,11 @@ class PBTScheduler:
         if self.synchronous:
             behind = [t.id for t in members if t.state is TrialState.RUNNING and t.step < step]
             if len(members) < self.population or behind:
-                return Wait(f"generation barrier at step {step}")
+                return Wait(
+                    f"generation barrier at step {step}: {len(members)} of {self.population} "
+                    f"members exist, {len(behind)} behind (the study's trials must be at least "
+                    "the population)"
+                )
             values = {t.id: _value(t.value_at(history.metric, step)) for t in members}
         else:
             values = {t.id: _value(t.last_value(history.metric)) for t in members}
