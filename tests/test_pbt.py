@@ -249,7 +249,7 @@ def test_too_few_trials_for_the_population_is_a_clear_error(tmp_path):
         mode="min",
         max_steps=4,
     )
-    with pytest.raises(RuntimeError, match="trials must be at least the population"):
+    with pytest.raises(ValueError, match="population of 4 needs a budget of at least 4 trials"):
         study.optimize(
             trials=3,
             scheduler=make_scheduler("pbt", population=4, interval=2),

@@ -166,6 +166,9 @@ class Study:
             load_objective(self.spec.objective)  # a path that does not import fails here
         searcher = make_searcher(searcher) if isinstance(searcher, str) else searcher
         scheduler = make_scheduler(scheduler) if isinstance(scheduler, str) else scheduler
+        check = getattr(scheduler, "check_study", None)  # a scheduler's own budget rules
+        if check is not None:
+            check(trials=trials, max_steps=self.spec.max_steps)
         owned = isinstance(executor, str)
         pool = make_executor(executor, workers=workers) if isinstance(executor, str) else executor
         try:

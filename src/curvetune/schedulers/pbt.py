@@ -76,6 +76,14 @@ class PBTScheduler:
                 raise ValueError(f"pbt: mutable {name!r}: {exc}") from None
         object.__setattr__(self, "_domains", domains)
 
+    def check_study(self, *, trials: int, max_steps: int) -> None:
+        """Refuse a study that can never fill the population (checked when a study starts)."""
+        if trials < self.population:
+            raise ValueError(
+                f"pbt: a population of {self.population} needs a budget of at least "
+                f"{self.population} trials, got {trials}"
+            )
+
     # ----------------------------------------------------------------------------- rule
 
     def decide(self, trial: Trial, history: History, rng: np.random.Generator) -> Decision:
