@@ -24,6 +24,10 @@ report_every   None                  also report every n (global) iterations
 max_train      None                  use only the first n training examples
 data           "bundled"             see ``curvetune.models.data.load_data``
 device         None                  None/"auto" (CUDA if available), "cpu", "cuda"
+schedule       "constant"            learning-rate schedule: "constant", "step",
+                                     "exponential", "cosine", "piecewise"; its own keys
+                                     (decay, decay_every, warmup, lr_schedule, ...) are
+                                     listed in ``curvetune.schedules.schedule_from_config``
 ============== ===================== ===============================================
 
 Training is deterministic and resumable: epoch ``e`` visits the training examples in the
