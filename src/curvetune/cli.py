@@ -85,6 +85,18 @@ def build_parser() -> argparse.ArgumentParser:
     stopping.add_argument("--jobs", type=int, default=1, help="processes (default 1)")
     stopping.add_argument("--out", type=Path, default=Path("bench-stopping"), help="results folder")
     stopping.add_argument("--quiet", action="store_true", help="no progress display")
+
+    experiment = sub.add_parser("experiment", help="reproducible MNIST learning-rate experiments")
+    experiment.add_argument("name", choices=("dynamic-lr", "pbt-lr"), help="which experiment")
+    experiment.add_argument(
+        "--out", type=Path, help="results folder (default: runs/experiments/NAME)"
+    )
+    experiment.add_argument("--quick", action="store_true", help="tiny run to check the pipeline")
+    experiment.add_argument("--seeds", type=int, help="seeds 0..N-1 (default 3; quick: 1)")
+    experiment.add_argument("--steps", type=int, help="steps per run (default 30; quick: 3/2)")
+    experiment.add_argument(
+        "--population", type=int, help="pbt-lr: PBT population (default 16; quick: 4)"
+    )
     return parser
 
 
@@ -288,6 +300,29 @@ def cmd_pbt_schedule(args: argparse.Namespace, console: Console) -> int:
     return 0
 
 
+def cmd_experiment(args: argparse.Namespace, console: Console) -> int:
+    """Run one experiment of ``curvetune.experiments`` and print its summary."""
+    for name in ("seeds", "steps", "population"):
+        value = getattr(args, name)
+        if value is not None and value < 1:
+            raise UsageError(f"--{name} must be a whole number >= 1, got {value}")
+    out = args.out or Path("runs/experiments") / args.name
+    if args.name == "dynamic-lr":
+        from .experiments import dynamic_lr as experiment
+
+        plan = experiment.make_plan(quick=args.quick, seeds=args.seeds, steps=args.steps)
+    else:
+        from .experiments import pbt_lr as experiment
+
+        plan = experiment.make_plan(
+            quick=args.quick, seeds=args.seeds, steps=args.steps, population=args.population
+        )
+    document = experiment.run_experiment(out, plan, log=console.print)
+    console.print_json(json.dumps(document["summary"]))
+    console.print(f"wrote {out / 'results.json'} and {len(document['figures'])} figure(s)")
+    return 0
+
+
 COMMANDS = {
     "run": cmd_run,
     "status": cmd_status,
@@ -296,6 +331,7 @@ COMMANDS = {
     "report": cmd_report,
     "bench": cmd_bench,
     "pbt-schedule": cmd_pbt_schedule,
+    "experiment": cmd_experiment,
 }
 
 
