@@ -17,6 +17,7 @@ import torch
 
 import curvetune.models.mnist as mnist
 from curvetune.models.settings import parse_config
+from curvetune.schedule_config import schedule_from_config
 from curvetune.schedules import (
     SCHEDULES,
     Constant,
@@ -28,7 +29,6 @@ from curvetune.schedules import (
     StepDecay,
     WarmUp,
     apply,
-    schedule_from_config,
     schedule_from_json,
 )
 from curvetune.types import Report

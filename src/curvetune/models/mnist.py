@@ -27,7 +27,7 @@ device         None                  None/"auto" (CUDA if available), "cpu", "cu
 schedule       "constant"            learning-rate schedule: "constant", "step",
                                      "exponential", "cosine", "piecewise"; its own keys
                                      (decay, decay_every, warmup, lr_schedule, ...) are
-                                     listed in ``curvetune.schedules.schedule_from_config``
+                                     listed in ``curvetune.schedule_config.schedule_from_config``
 ============== ===================== ===============================================
 
 Training is deterministic and resumable: epoch ``e`` visits the training examples in the
@@ -56,7 +56,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..schedules import Schedule, schedule_from_config
+from ..schedule_config import schedule_from_config
+from ..schedules import Schedule
 from ..worker import SegmentContext
 from .data import load_data
 from .networks import build_model, build_optimizer, network
@@ -221,7 +222,7 @@ def lr_at(config: Mapping[str, Any], iteration: int, schedule: Schedule | None =
     ``schedule`` is the one ``parse_config`` built from ``config`` for the segment
     (``Settings.schedule``); the training loop passes it, as it calls this every iteration.
     Without it the schedule is built from ``config`` here (keys: see
-    ``curvetune.schedules.schedule_from_config``; ``lr`` defaults to 0.05), which is fine for
+    ``curvetune.schedule_config.schedule_from_config``; ``lr`` defaults to 0.05), which is fine for
     a one-off question but too slow per iteration. ``iteration`` counts from the start of
     the run, not of the segment, so decays continue across segments and resume exactly.
     """

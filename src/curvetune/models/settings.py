@@ -14,7 +14,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from ..schedules import Schedule, schedule_from_config
+from ..schedule_config import schedule_from_config
+from ..schedules import Schedule
 
 DEFAULTS: Mapping[str, Any] = {
     "arch": "mlp",
@@ -59,7 +60,7 @@ def parse_config(config: Mapping[str, Any]) -> Settings:
     """Validate the keys this trainable reads; a bad value raises ``ValueError`` naming it.
 
     The learning-rate schedule keys (``schedule``, ``decay``, ``decay_every``, ...) are read
-    and validated by ``curvetune.schedules.schedule_from_config``.
+    and validated by ``curvetune.schedule_config.schedule_from_config``.
     """
     arch = _choice(config, "arch", ARCHS)
     device = config.get("device", DEFAULTS["device"])
