@@ -16,9 +16,10 @@ run can be replayed as a ``Piecewise`` schedule::
 
 The base rate is the field ``rate``, not ``lr``: ``lr`` is the method every schedule has.
 
-``curvetune.schedule_config.schedule_from_config`` builds one from flat study-config keys (``lr``, ``schedule``,
-``decay``, ...), so a search space can hold the choice of schedule and its parameters as
-ordinary parameters; ``apply`` sets an optimizer's rate. torch is never imported here.
+``curvetune.schedule_config.schedule_from_config`` builds one from flat study-config keys
+(``lr``, ``schedule``, ``decay``, ...), so a search space can hold the choice of schedule
+and its parameters as ordinary parameters; ``apply`` sets an optimizer's rate. torch is
+never imported here.
 """
 
 from __future__ import annotations
