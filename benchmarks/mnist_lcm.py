@@ -88,6 +88,18 @@ def run_study(
     }
 
 
+def finished_runs(path: Path) -> dict[tuple[str, str, int], dict]:
+    """Runs already finished (a crash or Ctrl-C loses only the study in progress)."""
+    if not path.exists():
+        return {}
+    runs = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    return {
+        (r["arch"], r["scheduler"], r["seed"]): r
+        for r in runs
+        if r.get("best_val_accuracy") is not None
+    }
+
+
 def budget(args: argparse.Namespace, arch: str) -> tuple[int, int]:
     trials, epochs = BUDGETS[arch]
     return args.trials or trials, args.epochs or epochs
@@ -150,17 +162,29 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--max-train", type=int, default=None, help="use fewer training digits")
     parser.add_argument("--quick", action="store_true", help="a smoke run; writes nothing")
+    parser.add_argument(
+        "--runs",
+        type=Path,
+        default=RESULTS / "mnist_lcm.jsonl",
+        help="finished runs, one JSON a line: appended to, and skipped when run again",
+    )
     args = parser.parse_args()
     if args.quick:
         args.archs, args.seeds, args.trials, args.epochs, args.max_train = ["mlp"], 2, 12, 3, 1024
     fixed = {"max_train": args.max_train} if args.max_train else {}
     began = time.perf_counter()
+    done = {} if args.quick else finished_runs(args.runs)
     runs = []
     for arch in args.archs:
         for seed in range(args.seeds):
             for scheduler in ("fifo", "lcm"):
-                trials, epochs = budget(args, arch)
-                run = run_study(arch, scheduler, seed, trials, epochs, args.workers, fixed)
+                run = done.get((arch, scheduler, seed))
+                if run is None:
+                    trials, epochs = budget(args, arch)
+                    run = run_study(arch, scheduler, seed, trials, epochs, args.workers, fixed)
+                    if not args.quick:
+                        with args.runs.open("a") as log:
+                            log.write(json.dumps(run) + "\n")
                 print(json.dumps(run), flush=True)
                 runs.append(run)
     text = markdown(runs, args, time.perf_counter() - began)
