@@ -38,3 +38,14 @@ def test_python_api_example_runs(tmp_path, monkeypatch):
     assert len(study.trials) == 2
     assert study.best_trial is not None
     assert (tmp_path / "runs" / "api-demo" / "study.db").exists()
+
+
+def test_every_example_study_file_is_valid():
+    from curvetune.config import load_study_file
+
+    examples = sorted((ROOT / "examples").glob("*.toml"))
+    assert len(examples) >= 4
+    for path in examples:
+        plan = load_study_file(path)
+        plan.make_scheduler()
+        assert plan.trials >= 1
