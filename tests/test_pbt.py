@@ -15,6 +15,20 @@ from curvetune.types import Continue, Exploit, History, Report, Trial, TrialStat
 RNG = np.random.default_rng(0)
 
 
+def quadratic_study(directory=None, *, max_steps=8, seed=0, fixed=None):
+    """A study of ``sgd_quadratic`` over the learning rate (on disk when given a directory)."""
+    return Study.create(
+        objective="curvetune.testing:sgd_quadratic",
+        space={"lr": Float(1e-4, 0.3, log=True)},
+        metric="loss",
+        mode="min",
+        max_steps=max_steps,
+        seed=seed,
+        fixed=fixed or {},
+        directory=directory,
+    )
+
+
 def member(trial_id, losses, lr=0.1, checkpoint=None):
     reports = tuple(Report(s, {"loss": v}) for s, v in enumerate(losses, start=1))
     step = len(losses)
@@ -89,15 +103,7 @@ def test_asynchronous_mode_ranks_newest_values_without_waiting():
 
 
 def test_pbt_study_exploits_copies_weights_and_improves_rates(tmp_path):
-    study = Study.create(
-        objective="curvetune.testing:sgd_quadratic",
-        space={"lr": Float(1e-4, 0.3, log=True)},
-        metric="loss",
-        mode="min",
-        max_steps=8,
-        seed=3,
-        directory=tmp_path / "pbt",
-    )
+    study = quadratic_study(tmp_path / "pbt", max_steps=8, seed=3)
     scheduler = make_scheduler("pbt", population=8, interval=2)
     history = study.optimize(trials=8, scheduler=scheduler, executor="sequential")
     assert all(t.state is TrialState.COMPLETED for t in history.trials.values())
@@ -125,16 +131,7 @@ def test_pbt_study_exploits_copies_weights_and_improves_rates(tmp_path):
 def test_lineage_schedule_replayed_from_scratch_reproduces_the_member(tmp_path):
     from curvetune.lineage import copies, followed, piecewise
 
-    study = Study.create(
-        objective="curvetune.testing:sgd_quadratic",
-        space={"lr": Float(1e-4, 0.3, log=True)},
-        metric="loss",
-        mode="min",
-        max_steps=8,
-        seed=5,
-        fixed={"iters": 3},
-        directory=tmp_path / "pbt",
-    )
+    study = quadratic_study(tmp_path / "pbt", max_steps=8, seed=5, fixed={"iters": 3})
     study.optimize(
         trials=8, scheduler=make_scheduler("pbt", population=8, interval=2), executor="sequential"
     )
@@ -158,14 +155,7 @@ def test_pbt_schedule_command_writes_the_replayable_schedule(tmp_path, capsys):
 
     from curvetune.cli import main
 
-    study = Study.create(
-        objective="curvetune.testing:sgd_quadratic",
-        space={"lr": Float(1e-4, 0.3, log=True)},
-        metric="loss",
-        mode="min",
-        max_steps=6,
-        directory=tmp_path / "pbt",
-    )
+    study = quadratic_study(tmp_path / "pbt", max_steps=6)
     study.optimize(
         trials=4, scheduler=make_scheduler("pbt", population=4, interval=2), executor="sequential"
     )
@@ -197,15 +187,7 @@ class CrashAfter:
 
 def test_pbt_study_killed_mid_run_resumes_without_losing_progress(tmp_path):
     def create():
-        return Study.create(
-            objective="curvetune.testing:sgd_quadratic",
-            space={"lr": Float(1e-4, 0.3, log=True)},
-            metric="loss",
-            mode="min",
-            max_steps=8,
-            seed=2,
-            directory=tmp_path / "pbt",
-        )
+        return quadratic_study(tmp_path / "pbt", max_steps=8, seed=2)
 
     study = create()
     pbt = make_scheduler("pbt", population=6, interval=2)
@@ -242,13 +224,7 @@ def test_pbt_study_killed_mid_run_resumes_without_losing_progress(tmp_path):
 
 
 def test_too_few_trials_for_the_population_is_a_clear_error(tmp_path):
-    study = Study.create(
-        objective="curvetune.testing:sgd_quadratic",
-        space={"lr": Float(1e-4, 0.3, log=True)},
-        metric="loss",
-        mode="min",
-        max_steps=4,
-    )
+    study = quadratic_study(max_steps=4)
     with pytest.raises(ValueError, match="population of 4 needs a budget of at least 4 trials"):
         study.optimize(
             trials=3,
