@@ -105,6 +105,10 @@ def budget(args: argparse.Namespace, arch: str) -> tuple[int, int]:
     return args.trials or trials, args.epochs or epochs
 
 
+def seed_of(run: dict) -> int:
+    return run["seed"]
+
+
 def mean_std(values: list[float]) -> str:
     if len(values) < 2:
         return f"{values[0]:.4g}" if values else "-"
@@ -120,11 +124,14 @@ def markdown(runs: list[dict], args: argparse.Namespace, seconds: float) -> str:
         + f"; {args.workers} local workers; the same configurations in "
         "the same order for both arms of a seed. Written by `python benchmarks/mnist_lcm.py` "
         f"on {datetime.now():%Y-%m-%d %H:%M} ({os.cpu_count()} cores, "
-        f"{platform.processor() or platform.machine()}, no GPU), {seconds / 60:.0f} min in all.",
+        f"{platform.processor() or platform.machine()}, no GPU); the studies took "
+        f"{sum(r['seconds'] for r in runs) / 60:.0f} min of wall time in all (wall times are "
+        "indicative: other work shared the machine during some runs).",
         "",
         "| network | scheduler | best val accuracy | training iterations | epochs | wall s |",
         "|---|---|---|---|---|---|",
     ]
+    notes = []
     for arch in args.archs:
         for scheduler in ("fifo", "lcm"):
             rows = [r for r in runs if r["arch"] == arch and r["scheduler"] == scheduler]
@@ -142,14 +149,19 @@ def markdown(runs: list[dict], args: argparse.Namespace, seconds: float) -> str:
             share = statistics.mean(r["iterations"] for r in lcm) / statistics.mean(
                 r["iterations"] for r in fifo
             )
+            same = sum(
+                a["best_val_accuracy"] == b["best_val_accuracy"]
+                for a, b in zip(sorted(fifo, key=seed_of), sorted(lcm, key=seed_of), strict=True)
+            )
             gap = statistics.mean(r["best_val_accuracy"] for r in lcm) - statistics.mean(
                 r["best_val_accuracy"] for r in fifo
             )
-            lines.append("")
-            lines.append(
+            notes.append(
                 f"- {arch}: LCM used {share:.0%} of the training iterations of random search "
-                f"without stopping; its best accuracy differs by {gap:+.4f} on average."
+                f"without stopping; its best accuracy differs by {gap:+.4f} on average, and it "
+                f"reached the same best accuracy in {same} of {len(fifo)} seeds."
             )
+    lines += ["", *notes]
     return "\n".join(lines) + "\n"
 
 
