@@ -136,7 +136,7 @@ def run_pbt(plan: Plan, seed: int, directory: Path) -> dict[str, Any]:
     study = _study(plan, seed, directory, setup.fixed())
     timer = CloneTimer()
     try:
-        begin = time.perf_counter()
+        begin, cpu = time.perf_counter(), time.process_time()
         with timer.active():
             history = study.optimize(
                 trials=plan.population,
@@ -146,6 +146,7 @@ def run_pbt(plan: Plan, seed: int, directory: Path) -> dict[str, Any]:
                 workers=setup.workers,
             )
         wall = time.perf_counter() - begin
+        controller_cpu = time.process_time() - cpu  # training runs in the worker processes
         events = list(study.store.events())
     finally:
         study.close()
@@ -165,7 +166,7 @@ def run_pbt(plan: Plan, seed: int, directory: Path) -> dict[str, Any]:
     return {
         "members": members,
         "exploits": exploits,
-        "timing": _timing(wall, segments, timer, setup.workers),
+        "timing": _timing(wall, segments, timer, setup.workers, controller_cpu),
         "lineage": _lineage(history, events),
     }
 
@@ -177,10 +178,16 @@ def _member(trial: Any, steps: int) -> dict[str, Any]:
     return record
 
 
-def _timing(wall: float, segments: float, timer: CloneTimer, workers: int) -> dict[str, Any]:
-    """PBT wall time, checkpoint-clone time and the estimated controller overhead."""
+def _timing(
+    wall: float, segments: float, timer: CloneTimer, workers: int, controller_cpu: float
+) -> dict[str, Any]:
+    """PBT wall time, checkpoint-clone time, the controller's own CPU time (bookkeeping:
+    decisions, the store, clones; the training runs in worker processes) and the estimated
+    overhead including idle time."""
     overhead = max(wall - segments / workers, 0.0)
     return {
+        "controller_cpu_seconds": controller_cpu,
+        "bookkeeping_share": controller_cpu / wall if wall > 0 else None,
         "wall_seconds": wall,
         "segment_seconds_sum": segments,
         "workers": workers,
@@ -191,7 +198,9 @@ def _timing(wall: float, segments: float, timer: CloneTimer, workers: int) -> di
         "overhead_share": overhead / wall if wall > 0 else None,
         "method": (
             "wall: perf_counter around Study.optimize; clone: perf_counter around every "
-            "CheckpointStore.clone call (a wrapper in the controller process); overhead: "
+            "CheckpointStore.clone call (a wrapper in the controller process); bookkeeping: "
+            "process_time of the controller process around Study.optimize (with the local "
+            "executor the training runs in other processes); overhead: "
             "wall - sum(SegmentFinished.seconds) / workers (controller bookkeeping, clones, "
             "waits at the generation barrier and idle workers)"
         ),
@@ -308,6 +317,7 @@ def summarise(seeds: Sequence[dict[str, Any]]) -> dict[str, Any]:
         "best_final_accuracy": best,
         "pbt_wall_seconds": mean_std(t["wall_seconds"] for t in timing),
         "pbt_clone_share": mean_std(t["clone_share"] for t in timing),
+        "pbt_bookkeeping_share": mean_std(t.get("bookkeeping_share") for t in timing),
         "pbt_overhead_share": mean_std(t["overhead_share"] for t in timing),
         "replay_final_accuracy": mean_std(r and r["final_accuracy"] for r in replays),
         "member_final_accuracy": mean_std(r and r["member_final_accuracy"] for r in replays),
