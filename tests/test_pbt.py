@@ -231,3 +231,33 @@ def test_too_few_trials_for_the_population_is_a_clear_error(tmp_path):
             scheduler=make_scheduler("pbt", population=4, interval=2),
             executor="sequential",
         )
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        (lambda t: t.replace("population = 8", "population = 3"), "population must be"),
+        (lambda t: t.replace("quantile = 0.25", "quantile = 0.7"), "quantile must be in"),
+        (
+            lambda t: t.replace(
+                "batch_size = 32",
+                'batch_size = 32\nlr_schedule = { type = "piecewise", points = [[0, -0.1]] }',
+            ),
+            "rate",
+        ),
+    ],
+)
+def test_invalid_pbt_or_schedule_settings_get_one_line_and_exit_2(
+    tmp_path, capsys, change, expected
+):
+    from pathlib import Path
+
+    from curvetune.cli import main
+
+    text = (Path(__file__).parents[1] / "examples" / "mnist-pbt.toml").read_text()
+    text = text.replace('directory = "runs/mnist-pbt"', f'directory = "{tmp_path / "s"}"')
+    study_file = tmp_path / "pbt.toml"
+    study_file.write_text(change(text))
+    assert main(["run", str(study_file), "--quiet"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and expected in err[0] and "Traceback" not in err[0]

@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from .checkpoints import CheckpointStore
 from .controller import Controller, Listener
 from .events import replay
@@ -162,8 +164,8 @@ class Study:
         listener: Listener | None = None,
     ) -> History:
         """Run (or continue) the study until ``trials`` trials exist and all have finished."""
-        if self._callable is None:
-            load_objective(self.spec.objective)  # a path that does not import fails here
+        objective = self._callable or load_objective(self.spec.objective)  # must import
+        self._check_settings(objective)
         searcher = make_searcher(searcher) if isinstance(searcher, str) else searcher
         scheduler = make_scheduler(scheduler) if isinstance(scheduler, str) else scheduler
         check = getattr(scheduler, "check_study", None)  # a scheduler's own budget rules
@@ -191,6 +193,15 @@ class Study:
             if owned:
                 pool.shutdown(wait=False, cancel_futures=True)
         return self.history
+
+    def _check_settings(self, objective: Objective) -> None:
+        """Let an objective that can check a config (``objective.check_config``) refuse bad
+        settings before any trial starts: the fixed settings with one sampled point."""
+        check = getattr(objective, "check_config", None)
+        if check is None:
+            return
+        sample = self.spec.space.sample(np.random.default_rng(self.spec.seed))
+        check({**self.spec.fixed, **sample})
 
     @property
     def trials(self) -> list[Trial]:

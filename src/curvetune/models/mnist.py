@@ -83,6 +83,11 @@ class Position:
 # ----------------------------------------------------------------------------- the objective
 
 
+def check_config(config: Mapping[str, Any]) -> None:
+    """Refuse a bad config (unknown arch, negative rate, bad schedule...) with one line."""
+    parse_config(config)
+
+
 def train(config: Mapping[str, Any], ctx: SegmentContext) -> None:
     """Train steps ``ctx.start + 1 .. ctx.until`` of an MNIST model (the objective contract)."""
     settings = parse_config(config)
@@ -374,3 +379,6 @@ def _apply_thread_env() -> None:
         raise ValueError(f"CURVETUNE_THREADS must be a positive integer, got {raw!r}")
     if torch.get_num_threads() != threads:
         torch.set_num_threads(threads)
+
+
+train.check_config = check_config  # type: ignore[attr-defined]  # studies check up front
