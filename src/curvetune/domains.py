@@ -170,14 +170,19 @@ class Float:
         return _reduce(self)
 
     def to_json(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"type": "float", "low": self.low, "high": self.high}
-        if self.log:
-            out["log"] = True
-        if self.step is not None:
-            out["step"] = self.step
-        if self.points is not None:
-            out["points"] = self.points
-        return out
+        return _numeric_json("float", self)
+
+
+def _numeric_json(kind: str, domain: Float | Int) -> dict[str, Any]:
+    """A Float's or Int's JSON form; keys at their defaults are left out."""
+    out: dict[str, Any] = {"type": kind, "low": domain.low, "high": domain.high}
+    if domain.log:
+        out["log"] = True
+    if domain.step is not None:
+        out["step"] = domain.step
+    if domain.points is not None:
+        out["points"] = domain.points
+    return out
 
 
 # ----------------------------------------------------------------------------- Int
@@ -300,14 +305,7 @@ class Int:
         return _reduce(self)
 
     def to_json(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"type": "int", "low": self.low, "high": self.high}
-        if self.log:
-            out["log"] = True
-        if self.step is not None:
-            out["step"] = self.step
-        if self.points is not None:
-            out["points"] = self.points
-        return out
+        return _numeric_json("int", self)
 
 
 # ----------------------------------------------------------------------------- Choice
