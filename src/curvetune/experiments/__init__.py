@@ -41,6 +41,19 @@ class Setup:
     executor: str = "local"
     workers: int = 2
 
+    @classmethod
+    def quick(cls, steps: int) -> Setup:
+        """A tiny setup that checks an experiment's pipeline in seconds: ``steps`` steps of
+        10 iterations on 512 examples, in process."""
+        return cls(
+            steps=steps,
+            iters_per_step=10,
+            max_train=512,
+            decay_every=10,
+            executor="sequential",
+            workers=1,
+        )
+
     @property
     def total_iterations(self) -> int:
         """Iterations in one full run."""

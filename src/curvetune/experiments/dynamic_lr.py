@@ -35,14 +35,7 @@ def make_plan(*, quick: bool = False, seeds: int | None = None, steps: int | Non
     ``quick`` one (2 rates × 2 schedules × 1 seed, 3 steps of 10 iterations on 512
     examples, sequential executor) that checks the pipeline in seconds."""
     if quick:
-        setup = Setup(
-            steps=steps or 3,
-            iters_per_step=10,
-            max_train=512,
-            decay_every=10,
-            executor="sequential",
-            workers=1,
-        )
+        setup = Setup.quick(steps or 3)
         return Plan(setup, lrs=[0.01, 0.1], seeds=tuple(range(seeds or 1)))
     return Plan(Setup(steps=steps or 30), seeds=tuple(range(seeds or 3)))
 

@@ -54,14 +54,7 @@ def make_plan(
     ``quick`` one (population 4, 2 steps of 10 iterations on 512 examples, 1 seed,
     sequential executor)."""
     if quick:
-        setup = Setup(
-            steps=steps or 2,
-            iters_per_step=10,
-            max_train=512,
-            decay_every=10,
-            executor="sequential",
-            workers=1,
-        )
+        setup = Setup.quick(steps or 2)
         return Plan(setup, population=population or 4, seeds=tuple(range(seeds or 1)))
     return Plan(
         Setup(steps=steps or 30), population=population or 16, seeds=tuple(range(seeds or 3))

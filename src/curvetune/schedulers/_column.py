@@ -125,3 +125,18 @@ def rank_among(column: Column, history: History, trial: Trial, value: float) -> 
     better = values > value if history.mode == "max" else values < value
     count = 1 + int(np.count_nonzero(~np.isnan(values)))
     return Rank(1 + int(np.count_nonzero(better)), count, values)
+
+
+def rank_at_step(
+    columns: dict[tuple[str, int], Column], history: History, trial: Trial, step: int
+) -> tuple[float, Rank] | None:
+    """The trial's value of the study metric at ``step`` ranked against every other trial's
+    value there (the column cached in ``columns``); None when it has no finite value."""
+    metric = history.metric
+    value = trial.value_at(metric, step)
+    if value is None or not is_finite(value):
+        return None  # nothing to rank (the controller handles non-finite values)
+    column = columns.get((metric, step))
+    if column is None:
+        column = columns[metric, step] = Column(value_at(metric, step))
+    return value, rank_among(column, history, trial, value)

@@ -31,9 +31,9 @@ from typing import Any
 
 import numpy as np
 
-from ..types import Complete, Continue, Decision, History, Stop, Trial, is_finite
+from ..types import Complete, Continue, Decision, History, Stop, Trial
 from . import _steps
-from ._column import Column, rank_among, value_at
+from ._column import Column, rank_at_step
 from ._steps import StepSpec
 
 
@@ -89,13 +89,10 @@ class ASHAScheduler:
 
     def _judge(self, trial: Trial, history: History, rung: int) -> Stop | None:
         metric, mode, eta = history.metric, history.mode, self.reduction_factor
-        value = trial.value_at(metric, rung)
-        if value is None or not is_finite(value):
-            return None  # nothing to rank (the controller handles non-finite values)
-        column = self._columns.get((metric, rung))
-        if column is None:
-            column = self._columns[metric, rung] = Column(value_at(metric, rung))
-        ranked = rank_among(column, history, trial, value)
+        found = rank_at_step(self._columns, history, trial, rung)
+        if found is None:
+            return None
+        value, ranked = found
         recorded = ranked.count
         if recorded < eta:
             return None

@@ -31,9 +31,9 @@ from typing import Any
 
 import numpy as np
 
-from ..types import Complete, Continue, Decision, History, Stop, Trial, is_finite
+from ..types import Complete, Continue, Decision, History, Stop, Trial
 from . import _steps
-from ._column import Column, rank_among, value_at
+from ._column import Column, rank_at_step
 from ._steps import StepSpec
 
 
@@ -82,13 +82,10 @@ class TopKScheduler:
 
     def _judge(self, trial: Trial, history: History, check: int) -> Stop | None:
         metric, mode = history.metric, history.mode
-        value = trial.value_at(metric, check)
-        if value is None or not is_finite(value):
-            return None  # nothing to rank (the controller handles non-finite values)
-        column = self._columns.get((metric, check))
-        if column is None:
-            column = self._columns[metric, check] = Column(value_at(metric, check))
-        ranked = rank_among(column, history, trial, value)
+        found = rank_at_step(self._columns, history, trial, check)
+        if found is None:
+            return None
+        value, ranked = found
         reached = ranked.count
         kept = self.keep(reached)
         if reached <= kept or ranked.rank <= kept:
