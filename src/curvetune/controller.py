@@ -31,6 +31,7 @@ from .events import (
     apply,
 )
 from .executors import Executor
+from .losses import LossLedger
 from .schedulers import Scheduler
 from .searchers import Searcher
 from .space import Space
@@ -58,7 +59,8 @@ class _InFlight:
     trial: int
     start: int
     until: int
-    attempt: int
+    attempt: int  # segments of this stretch lost so far
+    charged: float = 0.0  # of the retries (see ``LossLedger``)
 
 
 class Controller:
@@ -113,7 +115,8 @@ class Controller:
         self._after_flush: list[Callable[[], None]] = []  # file deletions the store must see first
         self._exhausted = False
         self._waiting: dict[int, str] = {}  # trials parked by a Wait decision: their reasons
-        self._queued: deque[tuple[int, int, int]] = deque()  # segments waiting for a worker
+        self._queued: deque[tuple[int, int, int, float]] = deque()  # waiting for a worker
+        self._losses = LossLedger()
 
     # ------------------------------------------------------------------------- main loop
 
@@ -125,8 +128,8 @@ class Controller:
             while True:
                 while len(self._inflight) < self.executor.workers:
                     if self._queued:
-                        trial_id, until, attempt = self._queued.popleft()
-                        self._submit(self.history[trial_id], until, attempt)
+                        trial_id, until, attempt, charged = self._queued.popleft()
+                        self._submit(self.history[trial_id], until, attempt, charged)
                     elif resumable:
                         self._resume(self.history[resumable.popleft()])
                     elif not self._create_trial():
@@ -266,13 +269,13 @@ class Controller:
 
     # ------------------------------------------------------------------------- segments
 
-    def _submit(self, trial: Trial, until: int, attempt: int) -> None:
+    def _submit(self, trial: Trial, until: int, attempt: int, charged: float = 0.0) -> None:
         if len(self._inflight) >= self.executor.workers:  # e.g. a barrier released many
-            self._queued.append((trial.id, until, attempt))
+            self._queued.append((trial.id, until, attempt, charged))
             return
         if self._stateless:  # it can start anywhere, and keeps nothing to resume from
             ctx = SegmentContext(trial.id, trial.seed, trial.step, until, None, None)
-            self._send(ctx, trial, attempt)
+            self._send(ctx, attempt, charged)
             return
         start = trial.checkpoint_step
         checkpoint_in = checkpoint_out = None
@@ -284,18 +287,20 @@ class Controller:
             out = self.checkpoints.prepare if attempt else self.checkpoints.dir_for
             checkpoint_out = str(out(trial.id, until))
         ctx = SegmentContext(trial.id, trial.seed, start, until, checkpoint_in, checkpoint_out)
-        self._send(ctx, trial, attempt)
+        self._send(ctx, attempt, charged)
 
-    def _send(self, ctx: SegmentContext, trial: Trial, attempt: int) -> None:
-        future = self.executor.submit(run_segment, self.objective, trial.config, ctx)
-        self._inflight[future] = _InFlight(trial.id, ctx.start, ctx.until, attempt)
+    def _send(self, ctx: SegmentContext, attempt: int, charged: float) -> None:
+        config = self.history[ctx.trial_id].config
+        future = self.executor.submit(run_segment, self.objective, config, ctx)
+        self._inflight[future] = _InFlight(ctx.trial_id, ctx.start, ctx.until, attempt, charged)
         future.add_done_callback(self._done.put)
 
     def _on_done(self, future: Future, job: _InFlight) -> None:
         try:
             result: SegmentResult = future.result()
         except Exception as exc:  # the worker died or the executor lost the segment
-            self._on_lost(job, f"{type(exc).__name__}: {exc}")
+            charged = job.charged + self._losses.charge(exc, self._inflight)
+            self._on_lost(job, charged, f"{type(exc).__name__}: {exc}")
             return
         events: list[Event] = [
             SegmentFinished(
@@ -326,11 +331,11 @@ class Controller:
         self._record(events)
         self._release(job.trial)
 
-    def _on_lost(self, job: _InFlight, error: str) -> None:
+    def _on_lost(self, job: _InFlight, charged: float, error: str) -> None:
         trial = self.history[job.trial]
-        if job.attempt < self.max_retries:
+        if charged <= self.max_retries + 1e-9:
             self._record([SegmentLost(job.trial, job.attempt + 1, error)])
-            self._submit(trial, job.until, job.attempt + 1)
+            self._submit(trial, job.until, job.attempt + 1, charged)
             return
         reason = f"worker lost {job.attempt + 1} times; last: {error}"
         self._record(
