@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import require_module
 
 from curvetune.cli import main
 from curvetune.events import SegmentFinished
@@ -143,21 +144,26 @@ def test_objective_attribute_that_does_not_exist_is_refused_up_front(tmp_path, c
 
 
 @pytest.mark.slow
-def test_kill_9_then_rerun_finishes_exact_budget(tmp_path):
-    """`kill -9` of `curvetune run` mid-study, then the same command: exactly the budgeted
-    trials, no finished trial lost or re-run, interrupted trials continue from checkpoints."""
+@pytest.mark.parametrize("executor", ["local", pytest.param("mpi", marks=pytest.mark.mpi)])
+def test_kill_9_then_rerun_finishes_exact_budget(tmp_path, executor):
+    """`kill -9` of the controller mid-study, then the same command: exactly the budgeted
+    trials, no finished trial lost or re-run, interrupted trials continue from checkpoints.
+    Under MPI the controller is rank 0, and losing it ends the whole job."""
     trials, steps = 6, 5
     path, directory = write_study(
-        tmp_path, trials=trials, steps=steps, sleep=0.15, executor="local"
+        tmp_path, trials=trials, steps=steps, sleep=0.15, executor=executor
     )
     command = [sys.executable, "-m", "curvetune", "run", str(path), "--quiet"]
+    if executor == "mpi":
+        require_module("mpi4py")
+        command = ["mpiexec", "-n", "3", *command]
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     proc = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL)
     try:
         _wait_until(lambda: _progress(directory)[0] >= 2 and _progress(directory)[1], timeout=60)
     finally:
-        os.kill(proc.pid, signal.SIGKILL)
-        proc.wait()
+        os.kill(proc.pid if executor == "local" else _rank_0(proc.pid), signal.SIGKILL)
+        proc.wait(timeout=60)
     before = Study.load(directory)
     done_before = {t.id: t for t in before.history.trials.values() if t.state.finished}
     running_before = {t.id: t.checkpoint_step for t in before.history.running()}
@@ -184,6 +190,28 @@ def test_kill_9_then_rerun_finishes_exact_budget(tmp_path):
     for trial_id in history.trials:
         state = json.loads((after.checkpoints.dir_for(trial_id, steps) / "state.json").read_text())
         assert state["trained"] == list(range(1, steps + 1))  # no step skipped or repeated
+
+
+def _rank_0(mpiexec: int) -> int:
+    """The process id of MPI rank 0 among mpiexec's descendants."""
+    for entry in Path("/proc").iterdir():
+        try:
+            environ = (entry / "environ").read_bytes().split(b"\0")
+            parents = _ancestors(int(entry.name))
+        except (OSError, ValueError):
+            continue
+        if mpiexec in parents and b"PMI_RANK=0" in environ:
+            return int(entry.name)
+    raise AssertionError("no rank 0 found under mpiexec")
+
+
+def _ancestors(pid: int) -> list[int]:
+    chain = []
+    while pid > 1:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        pid = int(stat.rsplit(")", 1)[1].split()[1])
+        chain.append(pid)
+    return chain
 
 
 def _progress(directory: Path) -> tuple[int, int]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -16,6 +17,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
+from .executors._optional import MissingExtraError
 from .types import TrialState
 
 EXIT_USAGE = 2
@@ -33,8 +35,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     run = sub.add_parser("run", help="run a study file (continues it if already started)")
     run.add_argument("study", type=Path, help="the study's TOML file")
-    run.add_argument("--executor", help="override [executor] name: local | sequential")
+    run.add_argument("--executor", help="override [executor] name: local | sequential | mpi | dask")
     run.add_argument("--workers", type=int, help="override [executor] workers")
+    run.add_argument("--address", help="dask: join the scheduler at tcp://HOST:8786")
+    run.add_argument(
+        "--segment-timeout", type=float, help="override [executor] segment_timeout (seconds)"
+    )
     run.add_argument("--trials", type=int, help="override [budget] trials")
     run.add_argument("--directory", type=Path, help="override [study] directory")
     run.add_argument("--quiet", action="store_true", help="no progress display")
@@ -108,24 +114,47 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         console.print("interrupted: run the same command again to continue the study")
         return 130
-    except (UsageError, ValueError, OSError) as exc:
-        print(f"curvetune: error: {exc}", file=sys.stderr)
+    except (UsageError, ValueError, OSError, MissingExtraError) as exc:
+        _print_error(exc)
         return EXIT_USAGE
     except Exception as exc:
         from .storage import StoreError
 
         if isinstance(exc, StoreError):
-            print(f"curvetune: error: {exc}", file=sys.stderr)
+            _print_error(exc)
             return EXIT_USAGE
         raise
 
 
+def _print_error(exc: BaseException) -> None:
+    """One line on stderr; under mpiexec only rank 0 says it (every rank hit the same)."""
+    rank = os.environ.get("PMI_RANK") or os.environ.get("OMPI_COMM_WORLD_RANK") or "0"
+    if rank == "0":
+        print(f"curvetune: error: {exc}", file=sys.stderr)
+
+
 def cmd_run(args: argparse.Namespace, console: Console) -> int:
     from .config import load_study_file
+    from .executors import EXECUTORS, open_executor
+
+    plan = load_study_file(args.study)
+    name = args.executor or plan.executor
+    if name not in EXECUTORS:
+        raise UsageError(f"unknown executor {name!r}; allowed: {', '.join(EXECUTORS)}")
+    workers = args.workers or plan.workers
+    address = args.address or plan.address
+    if address and name != "dask":
+        raise UsageError(f"--address is for the dask executor, not {name!r}")
+    with open_executor(name, workers=workers, address=address) as executor:
+        if executor is None:
+            return 0  # an MPI rank that served segments until rank 0 was done
+        return _run_study(plan, args, executor, console)
+
+
+def _run_study(plan, args: argparse.Namespace, executor, console: Console) -> int:
     from .progress import StudyProgress
     from .study import Study
 
-    plan = load_study_file(args.study)
     directory = args.directory or plan.directory
     trials = args.trials or plan.trials
     study = Study(plan.spec, directory=directory)
@@ -139,9 +168,9 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
             trials=trials,
             searcher=plan.make_searcher(),
             scheduler=plan.make_scheduler(),
-            executor=args.executor or plan.executor,
-            workers=args.workers or plan.workers,
+            executor=executor,
             max_retries=plan.max_retries,
+            segment_timeout=args.segment_timeout or plan.segment_timeout,
             listener=None if args.quiet else progress,
         )
     _print_best(study.history, console)

@@ -26,8 +26,10 @@ name = "random"              # grid | random | evolution, plus its options
 name = "fifo"                # plus its options, e.g. segment = 1
 
 [executor]
-name = "local"               # local | sequential
+name = "local"               # local | sequential | mpi | dask
 workers = 2
+# address = "tcp://HOST:8786"   # dask: join this scheduler instead of starting a cluster
+# segment_timeout = 600         # seconds; a segment still running then counts as lost
 ```
 """
 
@@ -55,7 +57,13 @@ SECTIONS: dict[str, dict[str, type | tuple[type, ...]]] = {
     "fixed": {},
     "searcher": {},
     "scheduler": {},
-    "executor": {"name": str, "workers": int, "max_retries": int},
+    "executor": {
+        "name": str,
+        "workers": int,
+        "max_retries": int,
+        "address": str,
+        "segment_timeout": (int, float),
+    },
 }
 REQUIRED = {"study": ("objective", "metric"), "budget": ("trials", "steps")}
 
@@ -75,6 +83,8 @@ class StudyFile:
     executor: str = "local"
     workers: int | None = None
     max_retries: int = 2
+    address: str | None = None
+    segment_timeout: float | None = None
 
     def make_searcher(self):
         from .searchers import make_searcher
@@ -161,6 +171,8 @@ def _parse(path: Path, data: Mapping[str, Any]) -> StudyFile:
         executor=executor.get("name", "local"),
         workers=executor.get("workers"),
         max_retries=executor.get("max_retries", 2),
+        address=executor.get("address"),
+        segment_timeout=executor.get("segment_timeout"),
     )
     for section, build in (("searcher", plan.make_searcher), ("scheduler", plan.make_scheduler)):
         try:
@@ -173,6 +185,12 @@ def _parse(path: Path, data: Mapping[str, Any]) -> StudyFile:
         )
     if plan.workers is not None and plan.workers < 1:
         raise ConfigError(f"{path}: [executor] workers must be >= 1, got {plan.workers}")
+    if plan.segment_timeout is not None and not plan.segment_timeout > 0:
+        raise ConfigError(
+            f"{path}: [executor] segment_timeout must be > 0 seconds, got {plan.segment_timeout}"
+        )
+    if plan.address is not None and plan.executor != "dask":
+        raise ConfigError(f'{path}: [executor] address is for name = "dask" only')
     return plan
 
 

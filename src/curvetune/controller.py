@@ -61,6 +61,7 @@ class _InFlight:
     until: int
     attempt: int  # segments of this stretch lost so far
     charged: float = 0.0  # of the retries (see ``LossLedger``)
+    deadline: float = float("inf")  # monotonic time past which it counts as hung
 
 
 class Controller:
@@ -85,12 +86,15 @@ class Controller:
         seed: int,
         n_trials: int,
         max_retries: int = 2,
+        segment_timeout: float | None = None,
         listener: Listener | None = None,
     ) -> None:
         if n_trials < 0:
             raise ValueError(f"trials must be >= 0, got {n_trials}")
         if max_retries < 0:
             raise ValueError(f"max_retries must be >= 0, got {max_retries}")
+        if segment_timeout is not None and not segment_timeout > 0:
+            raise ValueError(f"segment_timeout must be > 0 seconds, got {segment_timeout}")
         self.objective = objective
         self.space = space
         self.fixed = dict(fixed)
@@ -102,6 +106,7 @@ class Controller:
         self.checkpoints = checkpoints
         self.n_trials = n_trials
         self.max_retries = max_retries
+        self.segment_timeout = segment_timeout
         self.listener = listener
         self._stateless = bool(getattr(objective, "stateless", False))
         # Seeded from the study seed and how far the study got, so a sequential run is
@@ -144,9 +149,11 @@ class Controller:
                         )
                     return self.history
                 future = self._next_done()
-                if future is not None:
-                    self._on_done(future, self._inflight.pop(future))
+                job = self._inflight.pop(future, None) if future is not None else None
+                if job is not None:  # None too for an abandoned segment that ended after all
+                    self._on_done(future, job)
                     self._recheck_waiting()
+                self._abandon_hung()
         finally:
             for future in self._inflight:
                 future.cancel()
@@ -171,10 +178,12 @@ class Controller:
                 if wait <= 0:
                     self._flush()
                     wait = 1.0
+            hung_at = min((job.deadline for job in self._inflight.values()), default=wait)
+            wait = min(wait, max(0.0, hung_at - time.monotonic()))
             try:
                 return self._done.get(timeout=wait)
             except queue.Empty:
-                if not self._pending:
+                if not self._pending or time.monotonic() >= hung_at:
                     return None
 
     def _create_trial(self) -> bool:
@@ -292,16 +301,20 @@ class Controller:
     def _send(self, ctx: SegmentContext, attempt: int, charged: float) -> None:
         config = self.history[ctx.trial_id].config
         future = self.executor.submit(run_segment, self.objective, config, ctx)
-        self._inflight[future] = _InFlight(ctx.trial_id, ctx.start, ctx.until, attempt, charged)
+        deadline = time.monotonic() + (self.segment_timeout or float("inf"))
+        job = _InFlight(ctx.trial_id, ctx.start, ctx.until, attempt, charged, deadline)
+        self._inflight[future] = job
         future.add_done_callback(self._done.put)
 
     def _on_done(self, future: Future, job: _InFlight) -> None:
         try:
             result: SegmentResult = future.result()
         except Exception as exc:  # the worker died or the executor lost the segment
-            charged = job.charged + self._losses.charge(exc, self._inflight)
+            charged = job.charged + self._losses.charge(future, exc, self._inflight)
             self._on_lost(job, charged, f"{type(exc).__name__}: {exc}")
             return
+        finally:
+            self._losses.settle(future)
         events: list[Event] = [
             SegmentFinished(
                 job.trial,
@@ -330,6 +343,21 @@ class Controller:
         events.append(TrialFinished(job.trial, state, reason))
         self._record(events)
         self._release(job.trial)
+
+    def _abandon_hung(self) -> None:
+        """A segment past ``segment_timeout`` counts as a lost worker: the executor stops it
+        if it can, and it is retried like any lost segment. It alone pays for the loss."""
+        now = time.monotonic()
+        for future, job in list(self._inflight.items()):
+            if now < job.deadline or future.done():
+                continue
+            del self._inflight[future]
+            self._losses.spare(self._inflight)  # whatever the stopping takes down with it
+            abandon = getattr(self.executor, "abandon", None)
+            if abandon is not None:
+                abandon(future)
+            error = f"hung: still running after segment_timeout = {self.segment_timeout} s"
+            self._on_lost(job, job.charged + 1.0, error)
 
     def _on_lost(self, job: _InFlight, charged: float, error: str) -> None:
         trial = self.history[job.trial]

@@ -8,6 +8,9 @@ that each kill their worker once would use up a bystander's retries). So a loss 
 ``n`` segments charges each ``1/n``: every breakage costs one retry in all, as if the
 culprit were known. A segment lost alone (a timeout, a Dask ``KilledWorker``) pays in full.
 
+A segment stopped for hanging past its timeout pays in full, and the segments that stopping
+it takes down (loky can only kill the whole pool) are spared: they pay nothing.
+
 The retry bound still holds for a segment that kills its worker every time: it is charged
 at least ``1/workers`` per death, so it fails after at most ``workers * (retries + 1)``
 deaths, and its bystanders are never charged more than it is.
@@ -25,13 +28,24 @@ class LossLedger:
     def __init__(self) -> None:
         # id(exception) -> (the exception, kept so its id stays unique; share; charges left)
         self._breakages: dict[int, tuple[BaseException, float, int]] = {}
+        self._spared: set[Future] = set()
 
-    def charge(self, error: BaseException, in_flight: Iterable[Future]) -> float:
-        """The fraction of a retry that losing a segment to ``error`` costs.
+    def spare(self, futures: Iterable[Future]) -> None:
+        """These segments, if lost now, are bystanders of a loss already paid for."""
+        self._spared.update(future for future in futures if not future.done())
+
+    def settle(self, future: Future) -> None:
+        """The controller is done with ``future``: forget it."""
+        self._spared.discard(future)
+
+    def charge(self, future: Future, error: BaseException, in_flight: Iterable[Future]) -> float:
+        """The fraction of a retry that losing ``future``'s segment to ``error`` costs.
 
         ``in_flight`` are the other segments still in flight when the loss is handled:
         those not yet finished, or finished with this same exception, go down with it.
         """
+        if future in self._spared:
+            return 0.0
         if not isinstance(error, BrokenExecutor):
             return 1.0
         key = id(error)

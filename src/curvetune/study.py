@@ -161,9 +161,15 @@ class Study:
         executor: str | Executor = "local",
         workers: int | None = None,
         max_retries: int = 2,
+        segment_timeout: float | None = None,
         listener: Listener | None = None,
     ) -> History:
-        """Run (or continue) the study until ``trials`` trials exist and all have finished."""
+        """Run (or continue) the study until ``trials`` trials exist and all have finished.
+
+        ``executor`` is a name ("local", "sequential", "dask", "mpi") or an executor, e.g.
+        one from ``curvetune.executors.open_executor``. A segment still running after
+        ``segment_timeout`` seconds counts as lost and is retried (up to ``max_retries``).
+        """
         objective = self._callable or load_objective(self.spec.objective)  # must import
         self._check_settings(objective)
         searcher = make_searcher(searcher) if isinstance(searcher, str) else searcher
@@ -187,6 +193,7 @@ class Study:
                 seed=self.spec.seed,
                 n_trials=trials,
                 max_retries=max_retries,
+                segment_timeout=segment_timeout,
                 listener=listener,
             ).run()
         finally:

@@ -70,12 +70,27 @@ def _write_json(path: Path, data: Any) -> None:
 def dies_once(config: Mapping[str, Any], ctx: SegmentContext) -> None:
     """Kills its own worker process (SIGKILL) the first time each trial reaches step 2, then
     behaves like ``synthetic``: for testing that a lost worker's segment is retried."""
-    marker = Path(config["marker_dir"]) / f"{ctx.trial_id}.died"
+    if _first_time_at_step_2(config, ctx, "died"):
+        os.kill(os.getpid(), signal.SIGKILL)
+    synthetic(config, ctx)
+
+
+def hangs_once(config: Mapping[str, Any], ctx: SegmentContext) -> None:
+    """Hangs (sleeps ``hang_seconds``, default an hour) the first time each trial reaches
+    step 2, then behaves like ``synthetic``: for testing ``segment_timeout``."""
+    if _first_time_at_step_2(config, ctx, "hung"):
+        time.sleep(float(config.get("hang_seconds", 3600)))
+    synthetic(config, ctx)
+
+
+def _first_time_at_step_2(config: Mapping[str, Any], ctx: SegmentContext, what: str) -> bool:
+    """True once per trial (a marker file in ``marker_dir`` remembers it across processes)."""
+    marker = Path(config["marker_dir"]) / f"{ctx.trial_id}.{what}"
     if ctx.start < 2 <= ctx.until and not marker.exists():
         marker.parent.mkdir(parents=True, exist_ok=True)
         marker.write_text(str(os.getpid()))
-        os.kill(os.getpid(), signal.SIGKILL)
-    synthetic(config, ctx)
+        return True
+    return False
 
 
 class Counter:

@@ -1,0 +1,96 @@
+"""Segments on a Dask cluster (the ``dask`` extra): a ``LocalCluster`` it starts, or an
+existing scheduler it joins (``address="tcp://HOST:8786"``).
+
+Nothing of Dask leaves this module: every segment comes back as a plain
+``concurrent.futures.Future``. Segments are submitted with ``pure=False`` (Dask would
+otherwise treat two identical calls, such as a retry, as one task).
+
+On the cluster it starts, Dask's own retry of a task whose worker died is switched off
+(``allowed-failures = 0``): the task fails at once with ``KilledWorker`` and the controller
+retries it the one way every executor shares, from the trial's last stored checkpoint. A
+joined scheduler keeps its own setting, so there Dask may retry first.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+from collections.abc import Callable
+from concurrent.futures import CancelledError, Future
+from typing import Any
+
+from ._optional import require
+
+CONNECT_SECONDS = 30
+
+
+class DaskExecutor:
+    def __init__(self, *, workers: int | None = None, address: str | None = None) -> None:
+        dask = require("dask", extra="dask", what="the dask executor")
+        distributed = require("distributed", extra="dask", what="the dask executor")
+        self._cluster = None
+        if address:
+            self._client = distributed.Client(address, timeout=CONNECT_SECONDS)
+            self._client.wait_for_workers(1, timeout=CONNECT_SECONDS)
+            self.workers = workers or sum(self._client.nthreads().values())
+        else:
+            self.workers = workers or os.cpu_count() or 1
+            threads = str(max(1, (os.cpu_count() or 1) // self.workers))
+            with dask.config.set({"distributed.scheduler.allowed-failures": 0}):
+                self._cluster = distributed.LocalCluster(
+                    n_workers=self.workers,
+                    threads_per_worker=1,
+                    processes=True,
+                    dashboard_address=None,
+                    silence_logs=logging.ERROR,
+                    env={"OMP_NUM_THREADS": threads, "CURVETUNE_THREADS": threads},
+                )
+            self._client = distributed.Client(self._cluster)
+        self._tasks: dict[Future, Any] = {}  # our future -> Dask's, while it runs
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any) -> Future:
+        task = self._client.submit(fn, *args, pure=False)
+        future: Future = Future()
+        future.set_running_or_notify_cancel()
+        self._tasks[future] = task
+        task.add_done_callback(lambda done: self._deliver(done, future))
+        return future
+
+    def _deliver(self, task: Any, future: Future) -> None:
+        self._tasks.pop(future, None)
+        try:
+            future.set_result(task.result())
+        except CancelledError:
+            future.set_exception(CancelledError(f"dask task {task.key} was cancelled"))
+        except BaseException as exc:  # KilledWorker, or the segment's own failure
+            future.set_exception(exc)
+
+    def abandon(self, future: Future) -> None:
+        """Stop a hung segment: kill the worker process that runs it (its nanny starts a
+        fresh one). A graceful restart would wait on the hung thread for minutes."""
+        task = self._tasks.pop(future, None)
+        if task is None:
+            return
+        key = task.key
+        running_on = [
+            worker
+            for worker, keys in self._client.processing().items()
+            if any(k == key for k in keys)
+        ]
+        task.cancel()
+        if running_on:
+            self._client.run(_kill_this_process, workers=running_on, wait=False)
+
+    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+        if cancel_futures and self._tasks:
+            self._client.cancel(list(self._tasks.values()))
+        self._client.close()
+        if self._cluster is not None:
+            self._cluster.close()
+
+
+async def _kill_this_process() -> None:
+    """Runs on a Dask worker's event loop, outside the hung task's thread (a coroutine, so
+    that ``Client.run`` need not wait for an answer that will never come)."""
+    os.kill(os.getpid(), signal.SIGKILL)

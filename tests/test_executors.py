@@ -1,0 +1,83 @@
+"""Choosing an executor: names, clear errors, and whole studies on MPI and Dask."""
+
+import subprocess
+import sys
+
+import pytest
+from conftest import require_module
+from test_cli import _error_of, write_study
+
+from curvetune.executors import make_executor
+from curvetune.executors._optional import MissingExtraError, require
+from curvetune.study import Study
+from curvetune.types import TrialState
+
+
+def test_bad_executor_settings_are_refused_with_what_is_allowed():
+    with pytest.raises(ValueError, match="allowed: local, sequential, mpi, dask"):
+        make_executor("ray")
+    with pytest.raises(ValueError, match="address is for the dask executor"):
+        make_executor("local", address="tcp://somewhere:8786")
+    with pytest.raises(ValueError, match="workers must be a whole number"):
+        make_executor("local", workers=0)
+
+
+def test_a_missing_engine_names_the_extra_to_install():
+    with pytest.raises(MissingExtraError, match=r"pip install 'curvetune\[mpi\]'"):
+        require("no_such_mpi_module", extra="mpi", what="the mpi executor")
+
+
+def test_cli_refuses_bad_executor_settings_in_one_line(tmp_path, capsys):
+    path, _ = write_study(tmp_path)
+    assert "allowed: local" in _error_of(["run", str(path), "--executor", "ray"], capsys)
+    assert "for the dask executor" in _error_of(
+        ["run", str(path), "--address", "tcp://h:8786"], capsys
+    )
+    path.write_text(path.read_text() + "segment_timeout = -1\n")
+    assert "segment_timeout must be > 0" in _error_of(["run", str(path)], capsys)
+
+
+def _run_cli(command: list[str], directory) -> Study:
+    subprocess.run(command, check=True, timeout=180, capture_output=True)
+    study = Study.load(directory)
+    assert len(study.history) == 4
+    assert all(t.state is TrialState.COMPLETED for t in study.history.trials.values())
+    return study
+
+
+@pytest.mark.mpi
+@pytest.mark.slow
+def test_a_study_under_mpiexec_runs_to_the_end(tmp_path):
+    require_module("mpi4py")
+    path, directory = write_study(tmp_path, executor="mpi")
+    run = [sys.executable, "-m", "curvetune", "run", str(path), "--quiet"]
+    _run_cli(["mpiexec", "-n", "3", *run], directory).close()
+
+
+@pytest.mark.mpi
+@pytest.mark.slow
+def test_without_mpiexec_the_mpi_executor_spawns_its_ranks(tmp_path):
+    require_module("mpi4py")
+    path, directory = write_study(tmp_path, executor="local")
+    run = [sys.executable, "-m", "curvetune", "run", str(path), "--quiet", "--executor", "mpi"]
+    _run_cli(run, directory).close()
+
+
+@pytest.mark.dask
+@pytest.mark.slow
+def test_a_study_on_a_local_dask_cluster_runs_to_the_end(tmp_path):
+    require_module("distributed")
+    path, directory = write_study(tmp_path, executor="dask")
+    _run_cli([sys.executable, "-m", "curvetune", "run", str(path), "--quiet"], directory).close()
+
+
+@pytest.mark.dask
+@pytest.mark.slow
+def test_a_study_joins_a_running_dask_scheduler(tmp_path):
+    require_module("distributed")
+    from distributed import LocalCluster
+
+    path, directory = write_study(tmp_path, executor="dask")
+    with LocalCluster(n_workers=2, threads_per_worker=1, dashboard_address=None) as cluster:
+        run = [sys.executable, "-m", "curvetune", "run", str(path), "--quiet"]
+        _run_cli([*run, "--address", cluster.scheduler_address], directory).close()
