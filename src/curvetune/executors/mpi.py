@@ -29,7 +29,7 @@ from typing import Any
 
 from ._optional import require
 
-BACKOFF_SECONDS = 0.01
+BACKOFF_SECONDS = 0.002
 
 
 class MPIExecutor:
