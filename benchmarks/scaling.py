@@ -37,6 +37,7 @@ Writes ``benchmarks/results/scaling.md`` (and ``scaling.json``) unless ``--quick
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import platform
@@ -352,13 +353,17 @@ def _markdown(rows: list[dict], args: argparse.Namespace) -> str:
     for row in rows:
         name = row["engine"] + (f" (backoff {row['backoff']} s)" if "backoff" in row else "")
         if "error" in row:
-            lines.append(f"| {name} | {row['workers']} | {row['seconds']} | {row['steps']} "
-                         f"| error: {row['error'][:120]} | | | | |")
+            lines.append(
+                f"| {name} | {row['workers']} | {row['seconds']} | {row['steps']} "
+                f"| error: {row['error'][:120]} | | | | |"
+            )
             continue
         if row["engine"] == "mpi-idle":
             share = 100 * row["worker_rank_cpu_share"]
-            lines.append(f"| {name}: ranks idle for {row['seconds']} s | {row['workers']} "
-                         f"| | | | | | | {share:.1f} |")
+            lines.append(
+                f"| {name}: ranks idle for {row['seconds']} s | {row['workers']} "
+                f"| | | | | | | {share:.1f} |"
+            )
             continue
         cpu = row.get("controller_cpu_per_segment_ms")
         share = row.get("worker_rank_cpu_share")
@@ -376,10 +381,8 @@ def _versions() -> str:
 
     found = []
     for package in ("loky", "mpi4py", "mpich", "distributed", "ray", "optuna"):
-        try:
+        with contextlib.suppress(PackageNotFoundError):
             found.append(f"{package} {version(package)}")
-        except PackageNotFoundError:
-            pass
     return ", ".join(found)
 
 
