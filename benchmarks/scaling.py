@@ -76,6 +76,8 @@ def main() -> None:
                 print(_line(row), flush=True)
     if not args.quick:
         out = HERE / "results" / "scaling.md"
+        if args.merge and out.with_suffix(".json").exists():
+            rows = _merged(json.loads(out.with_suffix(".json").read_text()), rows)
         out.write_text(_markdown(rows, args))
         out.with_suffix(".json").write_text(json.dumps(rows, indent=1))
         print(f"wrote {out}")
@@ -92,6 +94,9 @@ def _parse() -> argparse.Namespace:
         "--backoff-compare", default="0.001,0.002,0.01", help="MPI back-offs to compare at max W"
     )
     parser.add_argument("--quick", action="store_true")
+    parser.add_argument(
+        "--merge", action="store_true", help="replace only these rows in the last results"
+    )
     parser.add_argument("--one", nargs=4, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.quick:
@@ -128,6 +133,17 @@ def _measure(engine: str, workers: int, seconds: float, steps: int, backoff) -> 
             return {**base, **json.loads(line[4:])}
     tail = (done.stderr or done.stdout).strip().splitlines()[-3:]
     return {**base, "error": " | ".join(tail) or f"exit {done.returncode}"}
+
+
+def _merged(old: list[dict], new: list[dict]) -> list[dict]:
+    """The old rows with each row measured again replaced in place (new ones appended)."""
+
+    def key(row: dict) -> tuple:
+        return row["engine"], row["workers"], row["seconds"], row.get("backoff")
+
+    fresh = {key(row): row for row in new}
+    merged = [fresh.pop(key(row), row) for row in old]
+    return merged + list(fresh.values())
 
 
 def _summary(wall: float, seconds: float, steps: int, workers: int, cpu: float | None) -> dict:

@@ -34,3 +34,13 @@ def require_module(name: str) -> None:
         if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
             pytest.fail(message)
         pytest.skip(message)
+
+
+def mpiexec() -> str:
+    """The mpiexec beside this Python (the mpich wheel puts it there), else the one on PATH."""
+    import shutil
+    import sys
+    from pathlib import Path
+
+    beside = Path(sys.executable).parent / "mpiexec"
+    return str(beside) if beside.exists() else shutil.which("mpiexec") or "mpiexec"

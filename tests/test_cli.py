@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import require_module
+from conftest import mpiexec, require_module
 
 from curvetune.cli import main
 from curvetune.events import SegmentFinished
@@ -70,7 +70,7 @@ def test_run_then_status_best_export_report(tmp_path, capsys):
     assert len(json.loads(out.read_text())["trials"]) == 4
     assert main(["report", str(directory)]) == 0
     names = sorted(p.name for p in (directory / "report").iterdir())
-    assert names == ["best_so_far.png", "learning_curves.png", "space_3d.png"]
+    assert names == ["best_so_far.png", "learning_curves.png", "report.html", "space_3d.png"]
     assert all((directory / "report" / n).stat().st_size > 10_000 for n in names)
 
 
@@ -156,7 +156,7 @@ def test_kill_9_then_rerun_finishes_exact_budget(tmp_path, executor):
     command = [sys.executable, "-m", "curvetune", "run", str(path), "--quiet"]
     if executor == "mpi":
         require_module("mpi4py")
-        command = ["mpiexec", "-n", "3", *command]
+        command = [mpiexec(), "-n", "3", *command]
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     proc = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL)
     try:
@@ -192,7 +192,7 @@ def test_kill_9_then_rerun_finishes_exact_budget(tmp_path, executor):
         assert state["trained"] == list(range(1, steps + 1))  # no step skipped or repeated
 
 
-def _rank_0(mpiexec: int) -> int:
+def _rank_0(launcher: int) -> int:
     """The process id of MPI rank 0 among mpiexec's descendants."""
     for entry in Path("/proc").iterdir():
         try:
@@ -200,7 +200,7 @@ def _rank_0(mpiexec: int) -> int:
             parents = _ancestors(int(entry.name))
         except (OSError, ValueError):
             continue
-        if mpiexec in parents and b"PMI_RANK=0" in environ:
+        if launcher in parents and b"PMI_RANK=0" in environ:
             return int(entry.name)
     raise AssertionError("no rank 0 found under mpiexec")
 

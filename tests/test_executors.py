@@ -4,7 +4,7 @@ import subprocess
 import sys
 
 import pytest
-from conftest import require_module
+from conftest import mpiexec, require_module
 from test_cli import _error_of, write_study
 
 from curvetune.executors import make_executor
@@ -51,7 +51,7 @@ def test_a_study_under_mpiexec_runs_to_the_end(tmp_path):
     require_module("mpi4py")
     path, directory = write_study(tmp_path, executor="mpi")
     run = [sys.executable, "-m", "curvetune", "run", str(path), "--quiet"]
-    _run_cli(["mpiexec", "-n", "3", *run], directory).close()
+    _run_cli([mpiexec(), "-n", "3", *run], directory).close()
 
 
 @pytest.mark.mpi
@@ -81,3 +81,14 @@ def test_a_study_joins_a_running_dask_scheduler(tmp_path):
     with LocalCluster(n_workers=2, threads_per_worker=1, dashboard_address=None) as cluster:
         run = [sys.executable, "-m", "curvetune", "run", str(path), "--quiet"]
         _run_cli([*run, "--address", cluster.scheduler_address], directory).close()
+
+
+def test_every_example_study_file_is_valid():
+    from pathlib import Path
+
+    from curvetune.config import load_study_file
+
+    examples = sorted((Path(__file__).parents[1] / "examples").glob("*.toml"))
+    assert len(examples) >= 5
+    for path in examples:
+        load_study_file(path)

@@ -178,7 +178,7 @@ class Controller:
                 if wait <= 0:
                     self._flush()
                     wait = 1.0
-            hung_at = min((job.deadline for job in self._inflight.values()), default=wait)
+            hung_at = min((job.deadline for job in self._inflight.values()), default=float("inf"))
             wait = min(wait, max(0.0, hung_at - time.monotonic()))
             try:
                 return self._done.get(timeout=wait)

@@ -9,6 +9,10 @@ On the cluster it starts, Dask's own retry of a task whose worker died is switch
 (``allowed-failures = 0``): the task fails at once with ``KilledWorker`` and the controller
 retries it the one way every executor shares, from the trial's last stored checkpoint. A
 joined scheduler keeps its own setting, so there Dask may retry first.
+
+The cluster it starts has at most one worker process per core; more workers than cores
+become threads in those processes (a Dask worker and its nanny cost an event loop and
+heartbeats each: 32 of them on 2 cores left half the time for the work).
 """
 
 from __future__ import annotations
@@ -23,6 +27,14 @@ from typing import Any
 from ._optional import require
 
 CONNECT_SECONDS = 30
+# Our own retries; and no sampling profiler, GIL monitor or work stealing: segments are
+# long, one per worker, and with 32 workers on a few cores those cost a whole core.
+LOCAL_CLUSTER_CONFIG = {
+    "distributed.scheduler.allowed-failures": 0,
+    "distributed.scheduler.work-stealing": False,
+    "distributed.worker.profile.enabled": False,
+    "distributed.admin.system-monitor.gil.enabled": False,
+}
 
 
 class DaskExecutor:
@@ -35,12 +47,16 @@ class DaskExecutor:
             self._client.wait_for_workers(1, timeout=CONNECT_SECONDS)
             self.workers = workers or sum(self._client.nthreads().values())
         else:
-            self.workers = workers or os.cpu_count() or 1
-            threads = str(max(1, (os.cpu_count() or 1) // self.workers))
-            with dask.config.set({"distributed.scheduler.allowed-failures": 0}):
+            cores = os.cpu_count() or 1
+            self.workers = workers or cores
+            # No more worker processes than cores (each is a worker plus a nanny, with its
+            # own event loop and heartbeats); more segments than cores run as threads.
+            processes = min(self.workers, cores)
+            threads = str(max(1, cores // self.workers))
+            with dask.config.set(LOCAL_CLUSTER_CONFIG):
                 self._cluster = distributed.LocalCluster(
-                    n_workers=self.workers,
-                    threads_per_worker=1,
+                    n_workers=processes,
+                    threads_per_worker=-(-self.workers // processes),
                     processes=True,
                     dashboard_address=None,
                     silence_logs=logging.ERROR,
