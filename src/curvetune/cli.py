@@ -56,9 +56,15 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--format", choices=("csv", "json"), default="csv")
     export.add_argument("-o", "--output", type=Path, help="file to write (default: stdout)")
 
-    report = sub.add_parser("report", help="PNG figures of the study")
+    report = sub.add_parser("report", help="the study's report: report.html and PNG figures")
     report.add_argument("directory", type=Path)
-    report.add_argument("-o", "--output", type=Path, help="folder (default: DIR/report)")
+    report.add_argument(
+        "-o",
+        "--output",
+        type=Path,
+        help="FILE.html: only that page; else a folder for the PNG figures, stops.md and "
+        "report.html (default: DIR/report)",
+    )
 
     schedule = sub.add_parser(
         "pbt-schedule", help="the learning-rate schedule a PBT member followed (replayable)"
@@ -102,6 +108,13 @@ def build_parser() -> argparse.ArgumentParser:
     experiment.add_argument("--steps", type=int, help="steps per run (default 30; quick: 3/2)")
     experiment.add_argument(
         "--population", type=int, help="pbt-lr: PBT population (default 16; quick: 4)"
+    )
+
+    dashboard = sub.add_parser("dashboard", help="a live, read-only web page of a study")
+    dashboard.add_argument("directory", type=Path)
+    dashboard.add_argument("--port", type=int, default=8765, help="TCP port (default 8765)")
+    dashboard.add_argument(
+        "--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine)"
     )
     return parser
 
@@ -224,19 +237,28 @@ def cmd_export(args: argparse.Namespace, console: Console) -> int:
 
 
 def cmd_report(args: argparse.Namespace, console: Console) -> int:
+    """Write the report: one self-contained page (``-o FILE.html``), or PNG figures,
+    ``stops.md`` and ``report.html`` in a folder; then list the early stops."""
     from .viz.data import stops
+    from .viz.html import write_html
     from .viz.report import write_report
 
     study = _open(args.directory)
+    events = list(study.store.events())
     out = args.output or args.directory / "report"
-    for path in write_report(study, out):
+    if out.suffix.lower() == ".html":
+        written, listed = [write_html(study, out, events)], out.name
+    else:
+        written = [*write_report(study, out), write_html(study, out / "report.html", events)]
+        listed = "stops.md"
+    for path in written:
         console.print(f"wrote {path}")
-    _print_stops(stops(study.store.events()), console)
+    _print_stops(stops(events), console, listed=listed)
     return 0
 
 
-def _print_stops(records, console: Console, limit: int = 20) -> None:
-    """The early stops with the scheduler's reasons (all of them are in stops.md)."""
+def _print_stops(records, console: Console, limit: int = 20, listed: str = "stops.md") -> None:
+    """The early stops with the scheduler's reasons (all of them are in ``listed``)."""
     if not records:
         return
     table = Table(title=f"{len(records)} trial(s) stopped early")
@@ -247,7 +269,7 @@ def _print_stops(records, console: Console, limit: int = 20) -> None:
         table.add_row(str(record.trial), step, record.rule, record.reason)
     console.print(table)
     if len(records) > limit:
-        console.print(f"... and {len(records) - limit} more in stops.md")
+        console.print(f"... and {len(records) - limit} more in {listed}")
 
 
 def cmd_bench(args: argparse.Namespace, console: Console) -> int:
@@ -352,6 +374,19 @@ def cmd_experiment(args: argparse.Namespace, console: Console) -> int:
     return 0
 
 
+def cmd_dashboard(args: argparse.Namespace, console: Console) -> int:
+    """Serve the study's dashboard (read-only) until interrupted."""
+    from .dashboard import serve
+
+    if not (args.directory / "study.db").exists():
+        raise UsageError(f"{args.directory}: no study here (no study.db)")
+    if not 0 <= args.port <= 65535:
+        raise UsageError(f"--port must be between 0 and 65535, got {args.port}")
+    say = lambda text: console.print(text, markup=False, highlight=False)  # noqa: E731
+    serve(args.directory, host=args.host, port=args.port, log=say)
+    return 0
+
+
 COMMANDS = {
     "run": cmd_run,
     "status": cmd_status,
@@ -361,6 +396,7 @@ COMMANDS = {
     "bench": cmd_bench,
     "pbt-schedule": cmd_pbt_schedule,
     "experiment": cmd_experiment,
+    "dashboard": cmd_dashboard,
 }
 
 

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import math
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
-from ..events import Decided, Event, SegmentFinished, TrialFinished
-from ..types import History, TrialState, better, is_finite
+from ..events import Decided, Event, SegmentFinished, TrialCreated, TrialFinished
+from ..lineage import copies
+from ..space import Choice, Space
+from ..types import History, Trial, TrialState, better, is_finite
 
 
 @dataclass(frozen=True)
@@ -101,3 +105,206 @@ def stops_markdown(records: list[StopRecord]) -> str:
             f"{r.reason} | {near} |"
         )
     return "\n".join(lines) + "\n"
+
+
+# ----------------------------------------------------------------------------- report.html
+
+
+def fate(trial: Trial, rules: Mapping[int, str]) -> str:
+    """How a trial ended: its state, or for a stopped trial the rule that stopped it
+    ("stopped by lcm"), so that a figure can tell LCM's stops from ASHA's."""
+    if trial.state is TrialState.STOPPED:
+        return f"stopped by {rules.get(trial.id) or 'scheduler'}"
+    return trial.state.value
+
+
+def stop_rules(records: Iterable[StopRecord]) -> dict[int, str]:
+    """The rule named by each stopped trial's Stop decision."""
+    return {r.trial: r.rule for r in records}
+
+
+def fates(history: History, records: Iterable[StopRecord]) -> dict[int, str]:
+    """Every trial's ``fate``, by id."""
+    rules = stop_rules(records)
+    return {trial.id: fate(trial, rules) for trial in history.trials.values()}
+
+
+def fate_counts(fates: Mapping[int, str]) -> dict[str, int]:
+    """Trials per fate, in a fixed order (completed, each rule's stops, failed, diverged,
+    running) so legends read the same in every report; fates no trial has are left out."""
+    counts: dict[str, int] = {}
+    for name in fates.values():
+        counts[name] = counts.get(name, 0) + 1
+    order = ["completed", *sorted(n for n in counts if n.startswith("stopped"))]
+    order += ["failed", "diverged", "running"]
+    return {name: counts[name] for name in order if name in counts}
+
+
+def state_counts(history: History) -> dict[str, int]:
+    """Trials in every state, zeros included, in ``TrialState``'s order."""
+    counts = {state.value: 0 for state in TrialState}
+    for trial in history.trials.values():
+        counts[trial.state.value] += 1
+    return counts
+
+
+def steps_trained(events: Iterable[Event]) -> int:
+    """Compute spent: steps of every segment that came back ok (PBT's copied steps and
+    retried segments count as trained, as ``best_so_far`` counts them)."""
+    return sum(
+        max(0, e.until - e.start)
+        for e in events
+        if isinstance(e, SegmentFinished) and e.status == "ok"
+    )
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """An LCM stop's predicted final value and the nearest complete curve of this study
+    (None when only prior curves were nearer than any of this study's)."""
+
+    trial: int
+    step: int
+    value: float
+    neighbour: int | None
+    distance: float | None
+
+
+def lcm_predictions(records: Iterable[StopRecord]) -> list[Prediction]:
+    """The LCM stops that predicted a final value (not the ``current`` ablation)."""
+    out = []
+    for r in records:
+        details = r.details
+        value = details.get("prediction")
+        if r.rule != "lcm" or details.get("predict") == "current" or value is None:
+            continue
+        pairs = zip(details.get("neighbours", []), details.get("distances", []), strict=False)
+        near = next(((n, d) for n, d in pairs if n >= 0), (None, None))
+        out.append(Prediction(r.trial, int(r.step or 0), float(value), *near))
+    return out
+
+
+@dataclass(frozen=True)
+class Axis:
+    """One vertical axis of a parallel-coordinates plot: every trial's position in [0, 1]
+    (None: no value) and the ticks that label it."""
+
+    name: str
+    positions: list[float | None]
+    ticks: list[tuple[float, str]]
+
+
+def parameter_axes(history: History, space: Space) -> list[Axis]:
+    """An axis per parameter: numbers scaled to the domain's bounds (log10 for log domains,
+    widened to any value outside them), choices by their index in the domain."""
+    trials = list(history.trials.values())
+    axes = []
+    for name in space.names:
+        domain = space[name]
+        values = [t.config.get(name) for t in trials]
+        if isinstance(domain, Choice):
+            axes.append(_choice_axis(name, list(domain.values), values))
+        else:
+            axes.append(_number_axis(name, domain.low, domain.high, domain.log, values))
+    return axes
+
+
+def completed_values(history: History) -> list[float | None]:
+    """Per trial, its final value if it completed (None otherwise: a stopped trial's last
+    value is an early one, and would look worse than the configuration is)."""
+    return [
+        history.score(t) if t.state is TrialState.COMPLETED else None
+        for t in history.trials.values()
+    ]
+
+
+def result_axis(history: History) -> Axis:
+    """The completed trials' final value of the study metric, scaled worst to best."""
+    values = completed_values(history)
+    return _number_axis(f"final {history.metric}", None, None, False, values)
+
+
+def _choice_axis(name: str, levels: list, values: list) -> Axis:
+    """Choices evenly spaced by index; every level labelled (every k-th when many)."""
+    last = max(len(levels) - 1, 1)
+    positions = [levels.index(v) / last if v in levels else None for v in values]
+    every = max(1, len(levels) // 10)
+    ticks = [(i / last, str(v)) for i, v in enumerate(levels) if i % every == 0]
+    return Axis(name, positions, ticks)
+
+
+def _number_axis(name: str, low, high, log: bool, values: list) -> Axis:
+    """Numbers scaled to [low, high] (log10 when ``log``), bounds widened to the data."""
+    numbers = [
+        float(v) if is_finite(v) and not isinstance(v, bool) and (v > 0 or not log) else None
+        for v in values
+    ]
+    scaled = [None if v is None else (math.log10(v) if log else v) for v in numbers]
+    seen = [v for v in scaled if v is not None]
+    bounds = [math.log10(b) if log else float(b) for b in (low, high) if b is not None]
+    if not seen and not bounds:
+        return Axis(name, scaled, [])
+    lo, hi = min(seen + bounds), max(seen + bounds)
+    width = hi - lo
+    positions = [None if v is None else (v - lo) / width if width else 0.5 for v in scaled]
+    ends = [lo, (lo + hi) / 2, hi] if width else [lo]
+    ticks = [((v - lo) / width if width else 0.5, f"{10**v if log else v:.3g}") for v in ends]
+    return Axis(name, positions, ticks)
+
+
+@dataclass(frozen=True)
+class ExploitRow:
+    """A PBT copy: at ``step`` member ``trial`` took ``source``'s weights, and its setting
+    went from ``before`` to ``after`` (the copied value, perturbed)."""
+
+    step: int
+    trial: int
+    source: int
+    before: Any
+    after: Any
+
+
+def exploit_rows(events: Sequence[Event], key: str = "lr") -> list[ExploitRow]:
+    """Every copy of the log (``lineage.copies``) with the setting ``key`` before and after."""
+    current = {e.trial: e.config for e in events if isinstance(e, TrialCreated)}
+    rows = []
+    for copy in copies(events):
+        new = events[copy.index].config
+        before = current.get(copy.trial, {}).get(key)
+        rows.append(ExploitRow(copy.step, copy.trial, copy.source, before, new.get(key)))
+        current[copy.trial] = new
+    return rows
+
+
+def member_rates(
+    history: History, events: Sequence[Event], key: str = "lr"
+) -> dict[int, tuple[list[int], list[float]]]:
+    """Every member's setting ``key`` per step it trained: as reported by the objective (the
+    numbers ``pbt-schedule`` follows; the MNIST trainable and ``sgd_quadratic`` report
+    ``lr``), else from its config and the configs its exploits gave it."""
+    out = {}
+    for trial in history.trials.values():
+        steps, rates = trial.curve(key)
+        if not steps:
+            steps, rates = _configured(trial, events, key)
+        if steps:
+            out[trial.id] = (steps, rates)
+    return out
+
+
+def _configured(trial: Trial, events: Sequence[Event], key: str) -> tuple[list[int], list[float]]:
+    """``key`` per step from the trial's configs: its first, then each exploit's from the
+    step after the copied checkpoint on (a later copy overrides an earlier one)."""
+    first = trial.config.get(key)
+    for e in events:
+        if isinstance(e, TrialCreated) and e.trial == trial.id:
+            first = e.config.get(key)
+            break
+    last = max(trial.last_step, trial.step)
+    rates = [first] * last
+    for copy in copies(events):
+        if copy.trial == trial.id:
+            value = events[copy.index].config.get(key)
+            rates[copy.step : last] = [value] * (last - copy.step)
+    keep = [(s, float(r)) for s, r in enumerate(rates, start=1) if is_finite(r)]
+    return [s for s, _ in keep], [r for _, r in keep]

@@ -25,6 +25,12 @@ STATE_COLOURS = {
 
 
 def plot_best_so_far(anytime: Anytime, history: History, path: Path) -> Path:
+    """Save ``best_so_far_figure`` as PNG."""
+    return _save(best_so_far_figure(anytime, history), path)
+
+
+def best_so_far_figure(anytime: Anytime, history: History) -> Figure:
+    """The incumbent's value as a step function of compute (also embedded in report.html)."""
     fig = Figure(figsize=(6.4, 4))
     ax = fig.subplots()
     if anytime.compute:
@@ -34,7 +40,7 @@ def plot_best_so_far(anytime: Anytime, history: History, path: Path) -> Path:
     ax.set_ylabel(f"best {history.metric} so far")
     ax.set_title("Best completed trial vs compute")
     ax.grid(alpha=0.3)
-    return _save(fig, path)
+    return fig
 
 
 def plot_learning_curves(history: History, path: Path) -> Path:
@@ -64,6 +70,11 @@ def plot_learning_curves(history: History, path: Path) -> Path:
 
 def plot_space_3d(history: History, names: list[str], log_axes: set[str], path: Path) -> Path:
     """The first three parameters as a 3-D scatter (a cube for a grid), coloured by result."""
+    return _save(space_3d_figure(history, names, log_axes), path)
+
+
+def space_3d_figure(history: History, names: list[str], log_axes: set[str]) -> Figure:
+    """The figure of ``plot_space_3d``, unsaved (report.html embeds it)."""
     axes = numeric_axes(history, names)
     values = final_values(history)
     keep = [i for i, v in enumerate(values) if v is not None]
@@ -84,7 +95,7 @@ def plot_space_3d(history: History, names: list[str], log_axes: set[str], path: 
                 axis.set_ticklabels([f"{10**v:.3g}" for v in levels])
     fig.colorbar(points, ax=ax, shrink=0.7, label=f"final {history.metric}")
     ax.set_title(f"{len(keep)} trials over {' x '.join(names)}")
-    return _save(fig, path)
+    return fig
 
 
 def _save(fig: Figure, path: Path) -> Path:
