@@ -71,7 +71,7 @@ def main() -> None:
     if "mpi" in args.engines:
         for backoff in args.backoff_compare:
             for engine, seconds in (("mpi", min(args.seconds)), ("mpi-idle", 3.0)):
-                row = _measure(engine, max(args.workers), seconds, 1, backoff)
+                row = _measure(engine, max(args.workers), seconds, args.steps_for(seconds), backoff)
                 rows.append(row)
                 print(_line(row), flush=True)
     if not args.quick:
@@ -361,6 +361,9 @@ def _markdown(rows: list[dict], args: argparse.Namespace) -> str:
         f"({platform.platform()}, Python {platform.python_version()}; {versions}).",
         "Each row: W trials x K one-step segments sleeping D s on W workers; ideal time K x D.",
         "Engine start-up and a warm-up study are not timed. See the script's docstring.",
+        "Controller CPU: the whole controller process over the timed study, per segment: for",
+        "MPI and Dask it includes the engine's own polling and heartbeats, a cost per second",
+        "rather than per segment (hence large at W = 1). Idle rank CPU: MPI worker ranks.",
         "",
         "| engine | W | D (s) | K | wall (s) | efficiency | added / segment (ms) "
         "| controller CPU / segment (ms) | idle rank CPU (% of a core) |",

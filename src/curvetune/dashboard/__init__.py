@@ -30,4 +30,6 @@ def serve(
     app = create_app(directory)  # a missing or damaged store stops here
     shown = f"[{host}]" if ":" in host else host
     log(f"dashboard of {directory} at http://{shown}:{port}/ (Ctrl+C to stop)")
+    if host not in ("127.0.0.1", "localhost", "::1"):
+        log(f"note: listening on {host}, so anyone who can reach this machine can read it")
     uvicorn.run(app, host=host, port=port, log_level="warning")
