@@ -36,8 +36,10 @@ class LocalExecutor:
             "CURVETUNE_THREADS": threads,
         }
         self._pool = self._new_pool()
-        self._pid_dir = Path(tempfile.mkdtemp(prefix="curvetune-pids-"))
-        self._pid_files: dict[Future, Path] = {}
+        # Memory-backed where there is one: a note per segment must cost next to nothing.
+        shm = "/dev/shm" if os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W_OK) else None
+        self._pid_dir = Path(tempfile.mkdtemp(prefix="curvetune-pids-", dir=shm))
+        self._tokens: dict[Future, str] = {}  # segment -> the note its worker writes
         self._count = 0
 
     def _new_pool(self):
@@ -47,31 +49,31 @@ class LocalExecutor:
 
     def submit(self, fn: Callable[..., Any], /, *args: Any) -> Future:
         self._count += 1
-        pid_file = self._pid_dir / f"{self._count}.pid"
+        note = (self._pid_dir, str(self._count))
         try:
-            future = self._pool.submit(_noting_pid, pid_file, fn, *args)
+            future = self._pool.submit(_noting_segment, note, fn, *args)
         except (ShutdownExecutorError, TerminatedWorkerError, RuntimeError):
             # A worker died and broke the pool: loky hands out a fresh one.
             self._pool = self._new_pool()
-            future = self._pool.submit(_noting_pid, pid_file, fn, *args)
-        self._pid_files[future] = pid_file
+            future = self._pool.submit(_noting_segment, note, fn, *args)
+        self._tokens[future] = note[1]
         future.add_done_callback(self._forget)
         return future
 
     def _forget(self, future: Future) -> None:
-        path = self._pid_files.pop(future, None)
-        if path is not None:
-            path.unlink(missing_ok=True)
+        self._tokens.pop(future, None)
 
     def abandon(self, future: Future) -> None:
-        """Stop a hung segment: kill the worker process that runs it (each segment notes its
-        process id on the way in). loky then fails the other segments in flight too, as
-        for any dead worker; the next submit gets a fresh pool."""
-        if future.cancel():
+        """Stop a hung segment: kill the worker process that runs it (each worker notes the
+        segment it is running). loky then fails the other segments in flight too, as for
+        any dead worker; the next submit gets a fresh pool."""
+        token = self._tokens.pop(future, None)
+        if future.cancel() or token is None:
             return
-        path = self._pid_files.pop(future, None)
-        with contextlib.suppress(OSError, ValueError, AttributeError):
-            os.kill(int(path.read_text()), signal.SIGKILL)
+        for note in self._pid_dir.iterdir():
+            with contextlib.suppress(OSError, ValueError):
+                if note.read_text() == token:
+                    os.kill(int(note.name), signal.SIGKILL)
         # Until loky sees the death, a submit would land in the doomed pool.
         wait([future], timeout=ABANDON_SECONDS)
 
@@ -80,7 +82,9 @@ class LocalExecutor:
         shutil.rmtree(self._pid_dir, ignore_errors=True)
 
 
-def _noting_pid(pid_file: Path, fn: Callable[..., Any], *args: Any) -> Any:
-    """Runs in the worker: note which process runs this segment, then run it."""
-    pid_file.write_text(str(os.getpid()))
+def _noting_segment(note: tuple[Path, str], fn: Callable[..., Any], *args: Any) -> Any:
+    """Runs in the worker: note which segment this process runs (a file named by the pid,
+    overwritten in place: cheaper than a file per segment), then run it."""
+    directory, token = note
+    (directory / str(os.getpid())).write_text(token)
     return fn(*args)
