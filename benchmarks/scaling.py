@@ -142,7 +142,11 @@ def _merged(old: list[dict], new: list[dict]) -> list[dict]:
         return row["engine"], row["workers"], row["seconds"], row.get("backoff")
 
     fresh = {key(row): row for row in new}
-    merged = [fresh.pop(key(row), row) for row in old]
+    merged, seen = [], set()
+    for row in old:
+        if key(row) not in seen:  # an older duplicate of a key goes
+            seen.add(key(row))
+            merged.append(fresh.pop(key(row), row))
     return merged + list(fresh.values())
 
 
