@@ -78,7 +78,8 @@ def test_a_study_joins_a_running_dask_scheduler(tmp_path):
     from distributed import LocalCluster
 
     path, directory = write_study(tmp_path, executor="dask")
-    with LocalCluster(n_workers=2, threads_per_worker=1, dashboard_address=None) as cluster:
+    loopback = {"dashboard_address": "127.0.0.1:0"}
+    with LocalCluster(n_workers=2, threads_per_worker=1, **loopback) as cluster:
         run = [sys.executable, "-m", "curvetune", "run", str(path), "--quiet"]
         _run_cli([*run, "--address", cluster.scheduler_address], directory).close()
 

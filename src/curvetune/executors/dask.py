@@ -59,7 +59,7 @@ class DaskExecutor:
                     n_workers=processes,
                     threads_per_worker=-(-self.workers // processes),
                     processes=True,
-                    dashboard_address=None,
+                    dashboard_address="127.0.0.1:0",  # loopback, any free port
                     silence_logs=logging.ERROR,
                     env={"OMP_NUM_THREADS": threads, "CURVETUNE_THREADS": threads},
                 )
