@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import sys
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future
 from typing import Any
@@ -106,4 +107,10 @@ def mpi_session(workers: int | None = None) -> Iterator[MPIExecutor | None]:
             yield executor
         finally:
             if executor.stuck:  # the root's exit would wait forever on the written-off rank
+                print(
+                    "curvetune: a rank still runs a segment abandoned after segment_timeout; "
+                    "ending the MPI job with MPI_Abort (everything is in the store)",
+                    file=sys.stderr,
+                    flush=True,
+                )
                 comm.Abort(3)
