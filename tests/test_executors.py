@@ -93,3 +93,22 @@ def test_every_example_study_file_is_valid():
     assert len(examples) >= 5
     for path in examples:
         load_study_file(path)
+
+
+@pytest.mark.mpi
+@pytest.mark.slow
+def test_a_hung_segment_on_mpi_is_retried_on_another_rank(tmp_path):
+    """MPI cannot stop a rank's task: the segment is retried elsewhere, the study completes,
+    and the job then ends with MPI_Abort (saying why) instead of waiting on the stuck rank."""
+    require_module("mpi4py")
+    path, directory = write_study(tmp_path, trials=2, executor="mpi")
+    text = path.read_text().replace("synthetic", "hangs_once")
+    text = text.replace("[fixed]\n", f'[fixed]\nmarker_dir = "{tmp_path / "m"}"\n')
+    path.write_text(text + "segment_timeout = 3\n")
+    run = [mpiexec(), "-n", "4", sys.executable, "-m", "curvetune", "run", str(path), "--quiet"]
+    done = subprocess.run(run, timeout=120, capture_output=True, text=True)
+    assert done.returncode != 0 and "MPI_Abort" in done.stderr
+    study = Study.load(directory)
+    assert all(t.state is TrialState.COMPLETED for t in study.history.trials.values())
+    assert len(study.history) == 2 and len(list((tmp_path / "m").iterdir())) == 2
+    study.close()
