@@ -9,7 +9,7 @@ that each kill their worker once would use up a bystander's retries). So a loss 
 culprit were known. A segment lost alone (a timeout, a Dask ``KilledWorker``) pays in full.
 
 A segment stopped for hanging past its timeout pays in full, and the segments that stopping
-it takes down (loky can only kill the whole pool) are spared: they pay nothing.
+it takes down (killing one loky worker breaks the whole pool) are spared: they pay nothing.
 
 The retry bound still holds for a segment that kills its worker every time: it is charged
 at least ``1/workers`` per death, so it fails after at most ``workers * (retries + 1)``
