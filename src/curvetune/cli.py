@@ -249,7 +249,10 @@ def cmd_report(args: argparse.Namespace, console: Console) -> int:
     if out.suffix.lower() == ".html":
         written, listed = [write_html(study, out, events)], out.name
     else:
-        written = [*write_report(study, out), write_html(study, out / "report.html", events)]
+        written = [
+            *write_report(study, out, events),
+            write_html(study, out / "report.html", events),
+        ]
         listed = "stops.md"
     for path in written:
         console.print(f"wrote {path}")

@@ -178,7 +178,7 @@ class Controller:
                 if wait <= 0:
                     self._flush()
                     wait = 1.0
-            hung_at = min((job.deadline for job in self._inflight.values()), default=float("inf"))
+            hung_at = self._first_deadline()
             wait = min(wait, max(0.0, hung_at - time.monotonic()))
             try:
                 return self._done.get(timeout=wait)
@@ -348,6 +348,8 @@ class Controller:
         """A segment past ``segment_timeout`` counts as a lost worker: the executor stops it
         if it can, and it is retried like any lost segment. It alone pays for the loss."""
         now = time.monotonic()
+        if now < self._first_deadline():
+            return
         for future, job in list(self._inflight.items()):
             if now < job.deadline or future.done():
                 continue
@@ -358,6 +360,12 @@ class Controller:
                 abandon(future)
             error = f"hung: still running after segment_timeout = {self.segment_timeout} s"
             self._on_lost(job, job.charged + 1.0, error)
+
+    def _first_deadline(self) -> float:
+        """When the oldest segment in flight counts as hung (never without a timeout)."""
+        if self.segment_timeout is None:
+            return float("inf")
+        return min((job.deadline for job in self._inflight.values()), default=float("inf"))
 
     def _on_lost(self, job: _InFlight, charged: float, error: str) -> None:
         trial = self.history[job.trial]

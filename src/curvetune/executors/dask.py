@@ -64,8 +64,7 @@ class DaskExecutor:
                     env={"OMP_NUM_THREADS": threads, "CURVETUNE_THREADS": threads},
                 )
             self._client = distributed.Client(self._cluster)
-        self._tasks: dict[Future, Any] = {}  # our future -> Dask's, while it runs
-        self._ours: dict[str, Future] = {}  # Dask's key -> our future
+        self._running: dict[str, tuple[Future, Any]] = {}  # Dask's key -> ours, Dask's
         # Results are fetched concurrently on Dask's event loop and handed over here in
         # batches. (A done-callback per task runs on one thread that fetches each result
         # with a blocking round trip: with 32 workers that queued for 180 ms per segment.)
@@ -81,8 +80,7 @@ class DaskExecutor:
         future: Future = Future()
         future.set_running_or_notify_cancel()
         with self._lock:
-            self._tasks[future] = task
-            self._ours[task.key] = future
+            self._running[task.key] = (future, task)
             self._finished.add(task)
             self._work.set()
         return future
@@ -102,10 +100,9 @@ class DaskExecutor:
 
     def _deliver(self, task: Any, result: Any) -> None:
         with self._lock:
-            future = self._ours.pop(task.key, None)
+            future, _ = self._running.pop(task.key, (None, None))
             if future is None:
                 return
-            self._tasks.pop(future, None)
         if task.status == "error":  # ``result`` is Dask's (type, exception, traceback)
             future.set_exception(result[1])
         elif isinstance(result, CancelledError) or task.cancelled():
@@ -117,11 +114,10 @@ class DaskExecutor:
         """Stop a hung segment: kill the worker process that runs it (its nanny starts a
         fresh one). A graceful restart would wait on the hung thread for minutes."""
         with self._lock:
-            task = self._tasks.pop(future, None)
-            if task is None:
+            key = next((k for k, (ours, _) in self._running.items() if ours is future), None)
+            if key is None:
                 return
-            key = task.key
-            self._ours.pop(key, None)
+            _, task = self._running.pop(key)
         running_on = [
             worker
             for worker, keys in self._client.processing().items()
@@ -132,8 +128,8 @@ class DaskExecutor:
             self._client.run(_kill_this_process, workers=running_on, wait=False)
 
     def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
-        if cancel_futures and self._tasks:
-            self._client.cancel(list(self._tasks.values()))
+        if cancel_futures and self._running:
+            self._client.cancel([task for _, task in self._running.values()])
         self._closing = True
         self._work.set()
         self._client.close()

@@ -26,9 +26,8 @@ def best_so_far(events: Iterable[Event], history: History) -> Anytime:
     compute, points, values = 0, [], []
     incumbent: float | None = None
     for event in events:
-        if isinstance(event, SegmentFinished):
-            compute += max(0, event.until - event.start) if event.status == "ok" else 0
-        elif isinstance(event, TrialFinished) and event.state is TrialState.COMPLETED:
+        compute += _steps_of(event)
+        if isinstance(event, TrialFinished) and event.state is TrialState.COMPLETED:
             value = history.score(history[event.trial])
             if value is not None and (incumbent is None or better(value, incumbent, history.mode)):
                 incumbent = value
@@ -151,11 +150,14 @@ def state_counts(history: History) -> dict[str, int]:
 def steps_trained(events: Iterable[Event]) -> int:
     """Compute spent: steps of every segment that came back ok (PBT's copied steps and
     retried segments count as trained, as ``best_so_far`` counts them)."""
-    return sum(
-        max(0, e.until - e.start)
-        for e in events
-        if isinstance(e, SegmentFinished) and e.status == "ok"
-    )
+    return sum(_steps_of(e) for e in events)
+
+
+def _steps_of(event: Event) -> int:
+    """Steps an event trained: a segment's that came back ok, 0 for anything else."""
+    if isinstance(event, SegmentFinished) and event.status == "ok":
+        return max(0, event.until - event.start)
+    return 0
 
 
 @dataclass(frozen=True)
@@ -282,29 +284,29 @@ def member_rates(
     """Every member's setting ``key`` per step it trained: as reported by the objective (the
     numbers ``pbt-schedule`` follows; the MNIST trainable and ``sgd_quadratic`` report
     ``lr``), else from its config and the configs its exploits gave it."""
+    created = {e.trial: e.config for e in events if isinstance(e, TrialCreated)}
+    copied: dict[int, list[tuple[int, Any]]] = {}
+    for copy in copies(events):
+        copied.setdefault(copy.trial, []).append((copy.step, events[copy.index].config.get(key)))
     out = {}
     for trial in history.trials.values():
         steps, rates = trial.curve(key)
         if not steps:
-            steps, rates = _configured(trial, events, key)
+            first = created.get(trial.id, trial.config).get(key)
+            steps, rates = _configured(first, copied.get(trial.id, []), trial)
         if steps:
             out[trial.id] = (steps, rates)
     return out
 
 
-def _configured(trial: Trial, events: Sequence[Event], key: str) -> tuple[list[int], list[float]]:
-    """``key`` per step from the trial's configs: its first, then each exploit's from the
-    step after the copied checkpoint on (a later copy overrides an earlier one)."""
-    first = trial.config.get(key)
-    for e in events:
-        if isinstance(e, TrialCreated) and e.trial == trial.id:
-            first = e.config.get(key)
-            break
+def _configured(
+    first: Any, copied: Sequence[tuple[int, Any]], trial: Trial
+) -> tuple[list[int], list[float]]:
+    """The setting per step from the trial's configs: its ``first``, then each exploit's
+    (step of the copied checkpoint, value) from the step after on (later copies win)."""
     last = max(trial.last_step, trial.step)
     rates = [first] * last
-    for copy in copies(events):
-        if copy.trial == trial.id:
-            value = events[copy.index].config.get(key)
-            rates[copy.step : last] = [value] * (last - copy.step)
+    for step, value in copied:
+        rates[step:last] = [value] * (last - step)
     keep = [(s, float(r)) for s, r in enumerate(rates, start=1) if is_finite(r)]
     return [s for s, _ in keep], [r for _, r in keep]

@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
+from ..events import Event
 from ..space import Choice
 from .data import best_so_far, stops, stops_markdown
 from .plots import plot_best_so_far, plot_learning_curves, plot_space_3d
 
 
-def write_report(study, out: Path) -> list[Path]:
+def write_report(study, out: Path, events: Sequence[Event] | None = None) -> list[Path]:
     """Write best-so-far, learning curves, (3+ parameters) the 3-D parameter view and, when
-    trials were stopped early, ``stops.md`` with every stop's explanation."""
+    trials were stopped early, ``stops.md`` with every stop's explanation. ``events`` saves
+    reading the log again when the caller has it."""
     history = study.history
     out = Path(out)
-    events = list(study.store.events())
+    events = list(study.store.events()) if events is None else list(events)
     written = [
         plot_best_so_far(best_so_far(events, history), history, out / "best_so_far.png"),
         plot_learning_curves(history, out / "learning_curves.png"),
