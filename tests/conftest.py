@@ -27,13 +27,23 @@ def require_module(name: str) -> None:
     """Skip a test whose optional engine is missing, except under CI (``CI=true``), where
     ``.ci/run`` installs every engine and a missing one is a failure, not a skip."""
     import importlib.util
+
+    require(
+        importlib.util.find_spec(name) is not None,
+        f"{name} is not installed (pip install -e '.[test]' brings it)",
+    )
+
+
+def require(ok: bool, message: str) -> None:
+    """Skip when ``ok`` is false, except under CI (``CI=true``), where ``.ci/run`` installs
+    everything the tests need and a missing piece is a failure, not a skip."""
     import os
 
-    if importlib.util.find_spec(name) is None:
-        message = f"{name} is not installed (pip install -e '.[test]' brings it)"
-        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
-            pytest.fail(message)
-        pytest.skip(message)
+    if ok:
+        return
+    if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+        pytest.fail(message)
+    pytest.skip(message)
 
 
 def mpiexec() -> str:
