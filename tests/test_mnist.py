@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import struct
 from collections.abc import Iterator
 from pathlib import Path
@@ -11,7 +12,16 @@ import numpy as np
 import pytest
 import torch
 
-from curvetune.models.mnist import STATE_FILE, epoch_permutation, lr_at, train
+from curvetune.models.mnist import (
+    DEFAULTS,
+    KEYS,
+    STATE_FILE,
+    check_config,
+    epoch_permutation,
+    lr_at,
+    train,
+)
+from curvetune.space import Float, Space
 from curvetune.types import Report
 from curvetune.worker import SegmentContext, run_segment
 
@@ -193,6 +203,46 @@ def test_other_architecture_in_checkpoint_is_refused(tmp_path: Path) -> None:
         train({**SMALL, "hidden": 16}, ctx)
 
 
+class NotAState:
+    """Something ``torch.load(weights_only=True)`` must refuse to unpickle."""
+
+
+@pytest.mark.parametrize(
+    ("content", "pattern"),
+    [
+        (
+            {"model": NotAState()},
+            r"not a curvetune MNIST checkpoint torch can load safely \(weights_only=True "
+            r"refused it: Unsupported global: GLOBAL [\w.]*NotAState was not an allowed "
+            r"global by default\)",
+        ),
+        (
+            b"garbage",
+            r"not a curvetune MNIST checkpoint torch can load safely \(weights_only=True "
+            r"refused it: .+\)",
+        ),
+        (b"", r"torch cannot read it \(the file is empty\)"),
+        ([1, 2], r"not a curvetune MNIST checkpoint \(it holds a list, not a dict\)"),
+        ({"arch": "mlp"}, r"not a curvetune MNIST checkpoint \(no 'hidden' entry\)"),
+    ],
+)
+def test_an_unreadable_checkpoint_names_its_path(
+    tmp_path: Path, content: object, pattern: str
+) -> None:
+    directory = tmp_path / "foreign"
+    directory.mkdir()
+    path = directory / STATE_FILE
+    if isinstance(content, bytes):
+        path.write_bytes(content)
+    else:
+        torch.save(content, path)
+    ctx = make_ctx(tmp_path, "next", start=1, until=2, checkpoint_in=str(directory))
+    result = run_segment(OBJECTIVE, SMALL, ctx)
+    assert result.status == "error"
+    last = result.error.strip().splitlines()[-1]
+    assert re.fullmatch(f"ValueError: checkpoint {re.escape(str(path))}: {pattern}", last), last
+
+
 def test_start_without_checkpoint_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="no checkpoint"):
         train(SMALL, make_ctx(tmp_path, start=1, until=2))
@@ -216,9 +266,36 @@ def test_idx_directory_as_data_source(tmp_path: Path) -> None:
     assert reports[0].metrics["iteration"] == 2  # 64 examples, batches of 32
 
 
-def test_unknown_keys_are_ignored(tmp_path: Path) -> None:
-    reports = run({**SMALL, "note": "mine", "scheduler_tag": 3}, make_ctx(tmp_path, until=1))
-    assert len(reports) == 1
+@pytest.mark.parametrize(
+    ("key", "message"),
+    [
+        ("hiden", "unknown config key 'hiden' (did you mean 'hidden'?); the MNIST trainable "),
+        ("momentun", "unknown config key 'momentun' (did you mean 'momentum'?)"),
+        ("note", "unknown config key 'note'; the MNIST trainable takes arch, hidden, "),
+    ],
+)
+def test_unknown_keys_are_refused(tmp_path: Path, key: str, message: str) -> None:
+    config = {**SMALL, key: 64}
+    with pytest.raises(ValueError, match="^" + re.escape(message)) as info:
+        check_config(config)
+    assert "\n" not in str(info.value)
+    assert "decay_every" in str(info.value)  # the schedule's keys are listed too
+    result = run_segment(OBJECTIVE, config, make_ctx(tmp_path, until=1))
+    assert result.status == "error" and message in result.error
+
+
+def test_unknown_keys_in_a_study_are_refused() -> None:
+    space = Space({"lr": Float(0.01, 0.1), "momentun": Float(0.0, 0.9)})
+    with pytest.raises(ValueError, match=r"unknown config key 'momentun' .*'momentum'"):
+        train.check_study({"arch": "mlp"}, space)
+    with pytest.raises(ValueError, match="unknown config key 'hiden'"):
+        train.check_study({"hiden": 64}, Space({"lr": Float(0.01, 0.1)}))
+    train.check_study({"hidden": 64}, space=Space({"momentum": Float(0.0, 0.9)}))
+
+
+def test_every_key_has_one_list() -> None:
+    assert set(DEFAULTS) <= set(KEYS) and len(set(KEYS)) == len(KEYS)
+    assert {"schedule", "decay", "gamma", "lr_schedule"} <= set(KEYS)
 
 
 @pytest.mark.parametrize(

@@ -6,6 +6,7 @@ from __future__ import annotations
 import itertools
 import json
 import math
+import re
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
@@ -17,7 +18,13 @@ import torch
 
 import curvetune.models.mnist as mnist
 from curvetune.models.settings import parse_config
-from curvetune.schedule_config import schedule_from_config
+from curvetune.schedule_config import (
+    _CONFIG_CHECKS,
+    CONFIG_KEYS,
+    SCHEDULE_KEYS,
+    schedule_from_config,
+    study_schedules,
+)
 from curvetune.schedules import (
     SCHEDULES,
     Constant,
@@ -31,6 +38,8 @@ from curvetune.schedules import (
     apply,
     schedule_from_json,
 )
+from curvetune.space import Choice, Float, Int, Space
+from curvetune.study import Study
 from curvetune.types import Report
 from curvetune.worker import SegmentContext, run_segment
 
@@ -220,7 +229,13 @@ def test_integral_floats_become_ints() -> None:
         ({"lr": LR, "schedule": "step"}, StepDecay(LR, 0.95, 100)),
         ({"lr": LR, "schedule": "step", "decay": 0.5, "decay_every": 10}, StepDecay(LR, 0.5, 10)),
         ({"lr": LR, "schedule": "exponential"}, Exponential(LR, 0.999)),
-        ({"lr": LR, "schedule": "exponential", "decay": 0.9}, Exponential(LR, 0.9)),
+        ({"lr": LR, "schedule": "exponential", "gamma": 0.9}, Exponential(LR, 0.9)),
+        # A choice of schedules: an "exponential" trial also carries step's decay.
+        (
+            {"lr": LR, "schedule": "exponential", "gamma": 0.9, "decay": 0.5},
+            Exponential(LR, 0.9),
+        ),
+        ({"lr": LR, "schedule": "step", "gamma": 0.9, "decay": 0.5}, StepDecay(LR, 0.5, 100)),
         ({"lr": LR, "schedule": "cosine", "cosine_total": 500}, Cosine(LR, 500)),
         ({"lr": LR, "schedule": "cosine", "total_iterations": 300}, Cosine(LR, 300)),
         (
@@ -274,6 +289,14 @@ def test_schedule_from_config_default_lr() -> None:
         ({"lr": "fast"}, "config key 'lr' must be a finite number >= 0"),
         ({"lr": LR, "schedule": "step", "decay": 1.05}, r"config key 'decay' must be .*\(0, 1\]"),
         ({"lr": LR, "decay": 0}, "config key 'decay'"),  # checked even when unused
+        ({"lr": LR, "schedule": "exponential", "gamma": 1.5}, r"config key 'gamma' .*\(0, 1\]"),
+        ({"lr": LR, "gamma": 0}, "config key 'gamma'"),
+        # decay was once exponential's per-iteration factor: never reread as something else
+        (
+            {"lr": LR, "schedule": "exponential", "decay": 0.95},
+            "schedule 'exponential' takes its factor per iteration from config key 'gamma', "
+            "not 'decay'",
+        ),
         ({"lr": LR, "schedule": "step", "decay_every": 0}, "config key 'decay_every'"),
         ({"lr": LR, "schedule": "step", "decay_every": 2.5}, "config key 'decay_every'"),
         ({"lr": LR, "schedule": "cosine"}, "config key 'cosine_total' is required"),
@@ -312,6 +335,134 @@ def test_every_schedule_name_builds() -> None:
     config = {"lr": LR, "cosine_total": 10, "lr_points": [[0, LR]]}
     for name in SCHEDULES:
         assert schedule_from_config({**config, "schedule": name}).lr(0) == LR
+
+
+# ----------------------------------------------------------------------------- study keys
+
+
+def test_the_key_lists_match_what_schedule_from_config_reads() -> None:
+    assert set(SCHEDULE_KEYS) == set(SCHEDULES)
+    read = {*_CONFIG_CHECKS, "schedule", "lr_points", "lr_schedule", "total_iterations"}
+    assert set(CONFIG_KEYS) == read
+
+
+@pytest.mark.parametrize(
+    ("fixed", "space", "expected"),
+    [
+        ({}, {}, ("constant",)),
+        ({"schedule": None}, {}, ("constant",)),
+        ({"schedule": "step"}, {}, ("step",)),
+        ({}, {"schedule": Choice(("constant", "exponential"))}, ("constant", "exponential")),
+    ],
+)
+def test_study_schedules(
+    fixed: dict[str, Any], space: dict[str, Any], expected: tuple[str, ...]
+) -> None:
+    assert study_schedules(fixed, space) == expected
+
+
+def lr_space(**more: Any) -> Space:
+    return Space({"lr": Float(0.01, 0.5, log=True), **more})
+
+
+ALL = Choice(("constant", "step", "exponential"))
+
+
+@pytest.mark.parametrize(
+    ("fixed", "space", "message"),
+    [
+        # The reference setting: exponential read decay=0.95 per iteration (lr 1.6e-6 at 200).
+        (
+            {"schedule": "exponential", "decay": 0.95},
+            lr_space(),
+            "config key 'decay' is not used by schedule 'exponential', which takes lr, gamma, "
+            "warmup; 'decay' is read by schedule 'step'; exponential's factor per iteration "
+            "is 'gamma' (rename 'decay')",
+        ),
+        (
+            {"decay": 0.95, "decay_every": 100},
+            lr_space(schedule=ALL),
+            "schedule 'exponential' takes its factor per iteration from config key 'gamma'",
+        ),
+        (
+            {"schedule": "step", "gamma": 0.99},
+            lr_space(),
+            "config key 'gamma' is not used by schedule 'step', which takes lr, decay, "
+            "decay_every, warmup",
+        ),
+        ({"decay": 0.9}, lr_space(), "config key 'decay' is not used by schedule 'constant'"),
+        (
+            {"min_lr": 0.001},
+            lr_space(schedule=Choice(("constant", "step"))),
+            "config key 'min_lr' is not used by schedule 'constant' or 'step', which take lr, "
+            "warmup, decay, decay_every; 'min_lr' is read by schedule 'cosine'",
+        ),
+        (
+            {"schedule": "piecewise", "lr_points": [[0, 0.1]]},
+            lr_space(),
+            "config key 'lr' is not used by schedule 'piecewise'",
+        ),
+        (
+            {"schedule": "cosine"},
+            Space({"lr": Float(0.01, 0.5), "decay_every": Int(10, 100)}),
+            "config key 'decay_every' is not used by schedule 'cosine'",
+        ),
+        # A key a schedule needs, missing for the trials that draw it.
+        (
+            {},
+            lr_space(schedule=Choice(("constant", "cosine"))),
+            "config key 'cosine_total' is required for schedule 'cosine'",
+        ),
+        (
+            {},
+            lr_space(schedule=Choice(("constant", "cyclic"))),
+            "space parameter 'schedule' must be one of 'constant', 'step'",
+        ),
+        ({}, lr_space(schedule=Float(0.0, 1.0)), "space parameter 'schedule' must be a choice"),
+        ({"schedule": "cyclic"}, lr_space(), "config key 'schedule' must be one of"),
+    ],
+)
+def test_study_refuses_schedule_keys_no_trial_reads(
+    fixed: dict[str, Any], space: Space, message: str
+) -> None:
+    with pytest.raises(ValueError, match="^" + re.escape(message)) as info:
+        mnist.train.check_study(fixed, space)
+    assert "\n" not in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("fixed", "space"),
+    [
+        ({"decay": 0.95, "decay_every": 100, "gamma": 0.999}, lr_space(schedule=ALL)),
+        ({"gamma": 0.999}, lr_space(schedule=ALL, decay=Float(0.5, 1.0))),
+        ({"decay": 0.5}, lr_space(schedule=Choice(("constant", "step")))),  # dynamic-lr
+        ({"schedule": "exponential", "gamma": 0.99, "warmup": 10}, lr_space()),
+        ({"schedule": "step", "decay": None, "gamma": None}, lr_space()),  # None: not set
+        (
+            {"cosine_total": 100, "min_lr": 0.001},
+            lr_space(schedule=Choice(("constant", "cosine"))),
+        ),
+        ({"schedule": "piecewise", "lr_points": [[0, 0.1]]}, Space({"hidden": Int(8, 64)})),
+        ({"lr_schedule": {"type": "constant", "rate": 0.1}}, lr_space()),  # overrides them all
+    ],
+)
+def test_study_accepts_keys_some_schedule_reads(fixed: dict[str, Any], space: Space) -> None:
+    mnist.train.check_study(fixed, space)
+
+
+def test_a_study_is_refused_before_any_trial(tmp_path: Path) -> None:
+    study = Study.create(
+        objective=OBJECTIVE,
+        space={"lr": Float(0.01, 0.5, log=True)},
+        metric="val_accuracy",
+        max_steps=1,
+        fixed={"schedule": "exponential", "decay": 0.95, "max_train": 64, "device": "cpu"},
+        directory=tmp_path / "study",
+    )
+    with pytest.raises(ValueError, match="config key 'decay' is not used by schedule 'exp"):
+        study.optimize(trials=1, executor="sequential")
+    assert study.trials == []
+    study.close()
 
 
 # ----------------------------------------------------------------------------- optimizers

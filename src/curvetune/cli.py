@@ -21,6 +21,8 @@ from .executors._optional import MissingExtraError
 from .types import TrialState
 
 EXIT_USAGE = 2
+EXIT_NO_RESULT = 1  # the study ran, but no trial completed
+STUDY_DIR = "the study's directory (holds study.db)"
 
 
 class UsageError(Exception):
@@ -31,6 +33,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="curvetune", description="Tune the hyperparameters of neural networks."
     )
+    parser.add_argument("--version", action="version", version=f"curvetune {_version()}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     run = sub.add_parser("run", help="run a study file (continues it if already started)")
@@ -39,25 +42,29 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--workers", type=int, help="override [executor] workers")
     run.add_argument("--address", help="dask: join the scheduler at tcp://HOST:8786")
     run.add_argument(
-        "--segment-timeout", type=float, help="override [executor] segment_timeout (seconds)"
+        "--segment-timeout",
+        type=float,
+        help="override [executor] segment_timeout (seconds)",
     )
     run.add_argument("--trials", type=int, help="override [budget] trials")
     run.add_argument("--directory", type=Path, help="override [study] directory")
     run.add_argument("--quiet", action="store_true", help="no progress display")
 
     status = sub.add_parser("status", help="trials by state, budget used, best so far")
-    status.add_argument("directory", type=Path)
+    status.add_argument("directory", type=Path, help=STUDY_DIR)
 
-    best = sub.add_parser("best", help="the best trial (JSON)")
-    best.add_argument("directory", type=Path)
+    best = sub.add_parser("best", help="the best trial and its checkpoint (JSON)")
+    best.add_argument("directory", type=Path, help=STUDY_DIR)
 
     export = sub.add_parser("export", help="every trial as CSV or JSON")
-    export.add_argument("directory", type=Path)
-    export.add_argument("--format", choices=("csv", "json"), default="csv")
+    export.add_argument("directory", type=Path, help=STUDY_DIR)
+    export.add_argument(
+        "--format", choices=("csv", "json"), default="csv", help="csv (default) or json"
+    )
     export.add_argument("-o", "--output", type=Path, help="file to write (default: stdout)")
 
     report = sub.add_parser("report", help="the study's report: report.html and PNG figures")
-    report.add_argument("directory", type=Path)
+    report.add_argument("directory", type=Path, help=STUDY_DIR)
     report.add_argument(
         "-o",
         "--output",
@@ -69,7 +76,7 @@ def build_parser() -> argparse.ArgumentParser:
     schedule = sub.add_parser(
         "pbt-schedule", help="the learning-rate schedule a PBT member followed (replayable)"
     )
-    schedule.add_argument("directory", type=Path)
+    schedule.add_argument("directory", type=Path, help=STUDY_DIR + " (a PBT study)")
     schedule.add_argument("--trial", type=int, help="member (default: the best)")
     schedule.add_argument(
         "-o", "--output", type=Path, help="JSON file (default: DIR/pbt-schedule.json)"
@@ -111,7 +118,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     dashboard = sub.add_parser("dashboard", help="a live, read-only web page of a study")
-    dashboard.add_argument("directory", type=Path)
+    dashboard.add_argument("directory", type=Path, help=STUDY_DIR)
     dashboard.add_argument("--port", type=int, default=8765, help="TCP port (default 8765)")
     dashboard.add_argument(
         "--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine)"
@@ -119,24 +126,78 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("curvetune")
+    except PackageNotFoundError:
+        return "unknown"
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, handled like Ctrl-C: the controller stores what it has and stops."""
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     console = Console()
+    _print_notes_as_lines()
     try:
-        return COMMANDS[args.command](args, console)
-    except KeyboardInterrupt:
+        with _terminate_as_interrupt():
+            return COMMANDS[args.command](args, console)
+    except KeyboardInterrupt as exc:
         console.print("interrupted: run the same command again to continue the study")
-        return 130
+        return 143 if isinstance(exc, Terminated) else 130
     except (UsageError, ValueError, OSError, MissingExtraError) as exc:
         _print_error(exc)
         return EXIT_USAGE
     except Exception as exc:
+        from .controller import StudyHalted
         from .storage import StoreError
 
-        if isinstance(exc, StoreError):
+        if isinstance(exc, StoreError | StudyHalted):
             _print_error(exc)
             return EXIT_USAGE
         raise
+
+
+@contextlib.contextmanager
+def _terminate_as_interrupt():
+    """While a command runs, SIGTERM (a scheduler's ``scancel``, ``kill``) stops it the way
+    Ctrl-C does. Only the main thread may set handlers; elsewhere nothing changes."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def terminate(signum, frame):
+        raise Terminated()
+
+    previous = signal.signal(signal.SIGTERM, terminate)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _print_notes_as_lines() -> None:
+    """Show ``StudyNote`` warnings as one line each, like errors, not as Python warnings."""
+    import warnings
+
+    from .notes import StudyNote
+
+    shown = warnings.showwarning
+
+    def show(message, category, filename, lineno, file=None, line=None):
+        if issubclass(category, StudyNote):
+            print(f"curvetune: note: {message}", file=sys.stderr)
+        else:
+            shown(message, category, filename, lineno, file, line)
+
+    warnings.showwarning = show
 
 
 def _print_error(exc: BaseException) -> None:
@@ -149,12 +210,22 @@ def _print_error(exc: BaseException) -> None:
 def cmd_run(args: argparse.Namespace, console: Console) -> int:
     from .config import load_study_file
     from .executors import EXECUTORS, open_executor
+    from .worker import load_objective
 
+    for flag, value, allowed in (
+        ("--trials", args.trials, "a whole number >= 1"),
+        ("--workers", args.workers, "a whole number >= 1"),
+        ("--segment-timeout", args.segment_timeout, "a number of seconds > 0"),
+    ):
+        if value is not None and not value > 0:
+            raise UsageError(f"{flag} must be {allowed}, got {value:g}")
     plan = load_study_file(args.study)
+    _import_like_python_m(args.study)
+    load_objective(plan.spec.objective)  # a typo is refused before anything is stored
     name = args.executor or plan.executor
     if name not in EXECUTORS:
         raise UsageError(f"unknown executor {name!r}; allowed: {', '.join(EXECUTORS)}")
-    workers = args.workers or plan.workers
+    workers = args.workers if args.workers is not None else plan.workers
     address = args.address or plan.address
     if address and name != "dask":
         raise UsageError(f"--address is for the dask executor, not {name!r}")
@@ -169,27 +240,61 @@ def _run_study(plan, args: argparse.Namespace, executor, console: Console) -> in
     from .study import Study
 
     directory = args.directory or plan.directory
-    trials = args.trials or plan.trials
+    trials = args.trials if args.trials is not None else plan.trials
+    timeout = args.segment_timeout if args.segment_timeout is not None else plan.segment_timeout
     study = Study(plan.spec, directory=directory)
     console.print(
         f"study [bold]{directory}[/]: {len(study.history)} trial(s) stored, "
         f"budget {trials} trials of {plan.spec.max_steps} steps"
     )
-    progress = StudyProgress(study.history, trials, console=console if not args.quiet else None)
-    with progress if not args.quiet else contextlib.nullcontext():
+    try:
         study.optimize(
             trials=trials,
             searcher=plan.make_searcher(),
             scheduler=plan.make_scheduler(),
             executor=executor,
             max_retries=plan.max_retries,
-            segment_timeout=args.segment_timeout or plan.segment_timeout,
-            listener=None if args.quiet else progress,
+            segment_timeout=timeout,
+            progress=False if args.quiet else console,
         )
+    finally:
+        study.close()
+    if args.quiet:  # else the display's last state says as much
+        summary = StudyProgress(study.history, trials).summary()
+        console.print(summary, markup=False, highlight=False)
+    if study.history.best() is None:
+        _print_first_failure(study.history)
+        return EXIT_NO_RESULT
     _print_best(study.history, console)
     console.print(f"next: curvetune report {directory}")
-    study.close()
     return 0
+
+
+def _import_like_python_m(study_file: Path) -> None:
+    """Objectives import as under ``python -m``: from the current directory, and from the
+    study file's folder (``objective = "myproj:train"`` beside the file). Worker processes
+    get the same through PYTHONPATH."""
+    folders = [str(Path.cwd()), str(study_file.resolve().parent)]
+    for folder in reversed(folders):
+        if folder not in sys.path:
+            sys.path.insert(0, folder)
+    known = os.environ.get("PYTHONPATH", "").split(os.pathsep)
+    extra = [folder for folder in folders if folder not in known]
+    if extra:
+        os.environ["PYTHONPATH"] = os.pathsep.join([*extra, *filter(None, known)])
+
+
+def _print_first_failure(history) -> None:
+    """Why no trial completed: the first failure's reason (its traceback is in the store)."""
+    for trial in history.trials.values():
+        if trial.state in (TrialState.FAILED, TrialState.DIVERGED):
+            print(
+                f"curvetune: no trial completed; first {trial.state.value}: trial "
+                f"#{trial.id}: {trial.reason}",
+                file=sys.stderr,
+            )
+            return
+    print("curvetune: no trial completed", file=sys.stderr)
 
 
 def cmd_status(args: argparse.Namespace, console: Console) -> int:
@@ -215,11 +320,17 @@ def cmd_status(args: argparse.Namespace, console: Console) -> int:
 def cmd_best(args: argparse.Namespace, console: Console) -> int:
     from .export import trial_summary
 
-    history = _open(args.directory).history
+    study = _open(args.directory)
+    history = study.history
     best = history.best()
     if best is None:
         raise UsageError(f"{args.directory}: no trial has completed yet")
-    print(json.dumps(trial_summary(best, history), indent=2))
+    summary = trial_summary(best, history)
+    checkpoint = study.checkpoints.dir_for(best.id, best.checkpoint_step)
+    summary["checkpoint"] = (
+        str(checkpoint) if best.checkpoint_step and checkpoint.is_dir() else None
+    )
+    print(json.dumps(summary, indent=2))
     return 0
 
 

@@ -32,6 +32,7 @@ from .events import (
 )
 from .executors import Executor
 from .losses import LossLedger
+from .notes import note
 from .schedulers import Scheduler
 from .searchers import Searcher
 from .space import Space
@@ -42,16 +43,42 @@ from .types import (
     Decision,
     Exploit,
     History,
+    Report,
     Stop,
     Trial,
     TrialState,
     Wait,
 )
-from .worker import Objective, SegmentContext, SegmentResult, run_segment
+from .worker import Objective, SegmentContext, SegmentResult, is_stateless, run_segment
 
 Listener = Callable[[History, Event], None]
 
 FLUSH_SECONDS = 0.05  # longest a recorded fact waits for the store; a crash loses no more
+
+
+class StudyHalted(Exception):
+    """The study cannot go on as it is (a full disk, a metric never reported). The message
+    is one line saying what to do; the store is intact and the same command continues."""
+
+
+def _reports_metric(reports: tuple[Report, ...], metric: str) -> bool:
+    return any(metric in report.metrics for report in reports)
+
+
+class _OnDemandRng:
+    """A ``numpy.random.Generator`` made on first use: most schedulers never draw, and
+    seeding one costs 10 us, as much as the rest of a decision."""
+
+    __slots__ = ("_entropy", "_rng")
+
+    def __init__(self, entropy: tuple[int, ...]) -> None:
+        self._entropy = entropy
+        self._rng: np.random.Generator | None = None
+
+    def __getattr__(self, name: str) -> Any:
+        if self._rng is None:
+            self._rng = np.random.default_rng(list(self._entropy))
+        return getattr(self._rng, name)
 
 
 @dataclasses.dataclass
@@ -108,11 +135,14 @@ class Controller:
         self.max_retries = max_retries
         self.segment_timeout = segment_timeout
         self.listener = listener
-        self._stateless = bool(getattr(objective, "stateless", False))
-        # Seeded from the study seed and how far the study got, so a sequential run is
-        # reproducible to the byte and a resumed one stays deterministic too.
-        self._search_rng = np.random.default_rng([seed, 0, len(history)])
-        self._decide_rng = np.random.default_rng([seed, 1, len(history)])
+        self._stateless = is_stateless(objective)
+        self._seed = seed
+        # Until the study's metric has been seen in a report, a segment that reports other
+        # metrics only is a typo in ``metric``, not a study to run to the end without values.
+        self._metric_seen = any(
+            _reports_metric(t.reports, history.metric) for t in history.trials.values()
+        )
+        self._warned_no_checkpoint = False
         self._inflight: dict[Future, _InFlight] = {}
         self._done: queue.SimpleQueue[Future] = queue.SimpleQueue()  # fed by done-callbacks
         self._pending: list[Event] = []  # recorded, not yet in the store
@@ -127,16 +157,18 @@ class Controller:
 
     def run(self) -> History:
         """Run until the budget is spent and nothing is in flight; return the history."""
-        resumable = deque(t.id for t in self.history.running())
         self._collect_garbage()
         try:
+            # Every interrupted trial is decided at once, on the history as it was stored,
+            # as it was before the interruption (a PBT generation decides together); what
+            # cannot run yet waits in the queue.
+            for trial in self.history.running():
+                self._resume(trial)
             while True:
                 while len(self._inflight) < self.executor.workers:
                     if self._queued:
                         trial_id, until, attempt, charged = self._queued.popleft()
                         self._submit(self.history[trial_id], until, attempt, charged)
-                    elif resumable:
-                        self._resume(self.history[resumable.popleft()])
                     elif not self._create_trial():
                         break
                 if not self._inflight:
@@ -189,12 +221,15 @@ class Controller:
     def _create_trial(self) -> bool:
         if self._exhausted or len(self.history) >= self.n_trials:
             return False
-        config = self.searcher.suggest(self.space, self.history, self._search_rng)
+        trial_id = len(self.history)
+        # A generator per trial: trial i draws the same numbers whether or not the study was
+        # interrupted before it (what it proposes may still depend on what has finished).
+        rng = np.random.default_rng([self._seed, 0, trial_id])
+        config = self.searcher.suggest(self.space, self.history, rng)
         if config is None:
             self._exhausted = True
             return False
-        seed = int(self._search_rng.integers(2**31 - 1))
-        trial_id = len(self.history)
+        seed = int(rng.integers(2**31 - 1))
         created = TrialCreated(trial_id, {**self.fixed, **config}, seed)
         apply(self.history, created)  # stored together with the first decision
         self._decide(self.history[trial_id], [created])
@@ -210,13 +245,19 @@ class Controller:
     # ------------------------------------------------------------------------- decisions
 
     def _decide(self, trial: Trial, events: list[Event] | None = None) -> None:
-        decision = self.scheduler.decide(trial, self.history, self._decide_rng)
+        decision = self.scheduler.decide(trial, self.history, self._rng_for(trial))
         self._apply(trial, decision, events or [])
+
+    def _rng_for(self, trial: Trial) -> np.random.Generator:
+        """The generator of one decision, seeded by the trial and its step: the same decision
+        draws the same numbers in a resumed study. Built only if the scheduler draws."""
+        return _OnDemandRng((self._seed, 1, trial.id, trial.step))  # type: ignore[return-value]
 
     def _recheck_waiting(self) -> None:
         """Ask again about every waiting trial (something changed: a barrier may be lifted)."""
         for trial_id in list(self._waiting):
-            decision = self.scheduler.decide(self.history[trial_id], self.history, self._decide_rng)
+            trial = self.history[trial_id]
+            decision = self.scheduler.decide(trial, self.history, self._rng_for(trial))
             if not isinstance(decision, Wait):
                 del self._waiting[trial_id]
                 self._apply(self.history[trial_id], decision, [])
@@ -326,7 +367,12 @@ class Controller:
                 result.seconds,
             )
         ]
+        if result.status == "unwritable":
+            self._on_lost(job, job.charged + 1.0, result.error, halt=True)
+            return
         if result.status == "ok":
+            self._check_metric(result)
+            self._check_checkpoint(result)
             if result.checkpoint is not None:
                 events.append(CheckpointSaved(job.trial, result.until))
             # The scheduler must see the new reports; these events are stored together with
@@ -367,12 +413,20 @@ class Controller:
             return float("inf")
         return min((job.deadline for job in self._inflight.values()), default=float("inf"))
 
-    def _on_lost(self, job: _InFlight, charged: float, error: str) -> None:
+    def _on_lost(self, job: _InFlight, charged: float, error: str, halt: bool = False) -> None:
+        """Retry a lost segment while retries last; then the trial fails, or, when the loss
+        is the disk's fault (``halt``), the study stops and the trial waits for the rerun."""
         trial = self.history[job.trial]
         if charged <= self.max_retries + 1e-9:
             self._record([SegmentLost(job.trial, job.attempt + 1, error)])
             self._submit(trial, job.until, job.attempt + 1, charged)
             return
+        if halt:
+            self._record([SegmentLost(job.trial, job.attempt + 1, error)])
+            raise StudyHalted(
+                f"{error}; tried {job.attempt + 1} times. The disk is full or read-only: free "
+                f"some space and run the same command again (trial {job.trial} continues then)"
+            )
         reason = f"worker lost {job.attempt + 1} times; last: {error}"
         self._record(
             [
@@ -381,6 +435,37 @@ class Controller:
             ]
         )
         self._release(job.trial)
+
+    def _check_metric(self, result: SegmentResult) -> None:
+        """Stop the study at the first segment that reports metrics, none of them the
+        study's (a typo in ``metric``). Nothing of that segment is stored."""
+        if self._metric_seen or not result.reports:
+            return
+        if _reports_metric(result.reports, self.history.metric):
+            self._metric_seen = True
+            return
+        names = sorted({name for report in result.reports for name in report.metrics})
+        raise StudyHalted(
+            f"the objective reports {', '.join(map(repr, names))} but not the study's metric "
+            f"{self.history.metric!r}; fix 'metric' and run the same command again"
+        )
+
+    def _check_checkpoint(self, result: SegmentResult) -> None:
+        """Warn once when a stateful objective saved nothing: every segment then retrains
+        from step 0, which makes a trial cost O(steps^2)."""
+        if (
+            result.checkpoint is None
+            and not self._stateless
+            and not self._warned_no_checkpoint
+            and self.checkpoints is not None
+            and result.until < self.history.max_steps
+        ):
+            self._warned_no_checkpoint = True
+            note(
+                f"trial {result.trial_id}'s segment to step {result.until} saved nothing in "
+                "ctx.checkpoint_out, so every segment retrains from step 0; save the state "
+                "there, or mark the objective stateless = True if it keeps none"
+            )
 
     # ------------------------------------------------------------------------- bookkeeping
 

@@ -17,7 +17,7 @@ run can be replayed as a ``Piecewise`` schedule::
 The base rate is the field ``rate``, not ``lr``: ``lr`` is the method every schedule has.
 
 ``curvetune.schedule_config.schedule_from_config`` builds one from flat study-config keys
-(``lr``, ``schedule``, ``decay``, ...), so a search space can hold the choice of schedule
+(``lr``, ``schedule``, ``decay``, ``gamma``, ...), so a search space can hold the choice of schedule
 and its parameters as ordinary parameters; ``apply`` sets an optimizer's rate. torch is
 never imported here.
 """
@@ -53,7 +53,7 @@ SCHEDULES = ("constant", "step", "exponential", "cosine", "piecewise")
 
 STEP_DECAY_DEFAULT = 0.95  # "5 % every 100 iterations"
 STEP_EVERY_DEFAULT = 100
-EXPONENTIAL_DECAY_DEFAULT = 0.999
+EXPONENTIAL_GAMMA_DEFAULT = 0.999
 
 
 class InvalidSchedule(ValueError):

@@ -8,21 +8,26 @@ checkpoint.
 
 from __future__ import annotations
 
+import contextlib
+import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+from rich.console import Console
 
 from .checkpoints import CheckpointStore
 from .controller import Controller, Listener
 from .events import replay
 from .executors import Executor, make_executor
+from .notes import note
+from .progress import StudyProgress
 from .schedulers import Scheduler, make_scheduler
 from .searchers import Searcher, make_searcher
 from .space import Domain, Space
-from .storage import MemoryStore, SqliteStore, Store, StoreError
+from .storage import MemoryStore, SqliteStore, Store, StoreError, StudyLock
 from .types import History, Mode, Trial
 from .worker import Objective, load_objective
 
@@ -90,14 +95,20 @@ class Study:
         self.spec = spec
         self.directory = Path(directory) if directory is not None else None
         self._callable = objective
+        self._scratch: tempfile.TemporaryDirectory | None = None  # in-memory checkpoints
         if self.directory is None:
             self.store: Store = MemoryStore()
         else:
             self.store = SqliteStore(self.directory / "study.db", readonly=readonly)
         if not readonly:
             self._adopt_spec()
+        self._load_history()
+
+    def _load_history(self) -> None:
+        spec = self.spec
         self.history = History(metric=spec.metric, mode=spec.mode, max_steps=spec.max_steps)
         replay(self.history, self.store.events())
+        self._seen_seq = self.store.last_seq()
 
     @classmethod
     def create(
@@ -136,21 +147,45 @@ class Study:
         return cls(StudySpec.from_json(stored), directory=directory, readonly=readonly)
 
     def _adopt_spec(self) -> None:
+        """Store the spec of a new study; check it against a stored one. A study that has
+        no results yet takes a corrected description (its untrained trials are forgotten):
+        fixing a typo in the objective or the metric must not need a new directory."""
         stored = self.store.spec()
         mine = self.spec.to_json()
         if stored is None:
             self.store.set_spec(mine)
             return
-        for key in mine:
-            if _normal(stored.get(key)) != _normal(mine[key]):
-                raise StudyMismatchError(
-                    f"{self.directory} holds a study with a different {key} "
-                    f"({stored.get(key)!r}, not {mine[key]!r}); use a new directory"
-                )
+        changed = [key for key in mine if _normal(stored.get(key)) != _normal(mine[key])]
+        if not changed:
+            return
+        if not self.store.has_results():
+            with self._lock():  # never under a controller that is running it
+                self.store.reset(mine)
+            if self.checkpoints is not None:
+                self.checkpoints.gc({})
+            return
+        key = changed[0]
+        raise StudyMismatchError(
+            f"{self.directory} holds a study with a different {key} "
+            f"({stored.get(key)!r}, not {mine[key]!r}) and has results; use a new directory"
+        )
+
+    def _lock(self) -> contextlib.AbstractContextManager:
+        """The study's one-controller lock (nothing to lock for an in-memory study)."""
+        if self.directory is None:
+            return contextlib.nullcontext()
+        return StudyLock(self.directory)
 
     @property
-    def checkpoints(self) -> CheckpointStore | None:
-        return CheckpointStore(self.directory / "checkpoints") if self.directory else None
+    def checkpoints(self) -> CheckpointStore:
+        """Where trials save their state: ``<directory>/checkpoints``, or a temporary
+        directory for an in-memory study (removed with the study), so that no study
+        retrains a trial from scratch at every segment."""
+        if self.directory is not None:
+            return CheckpointStore(self.directory / "checkpoints")
+        if self._scratch is None:
+            self._scratch = tempfile.TemporaryDirectory(prefix="curvetune-checkpoints-")
+        return CheckpointStore(self._scratch.name)
 
     def optimize(
         self,
@@ -163,47 +198,99 @@ class Study:
         max_retries: int = 2,
         segment_timeout: float | None = None,
         listener: Listener | None = None,
+        progress: bool | Console = True,
     ) -> History:
         """Run (or continue) the study until ``trials`` trials exist and all have finished.
 
         ``executor`` is a name ("local", "sequential", "dask", "mpi") or an executor, e.g.
         one from ``curvetune.executors.open_executor``. A segment still running after
         ``segment_timeout`` seconds counts as lost and is retried (up to ``max_retries``).
+        ``progress`` shows the live display (on stderr, or on the rich ``Console`` given);
+        ``False`` keeps quiet.
+
+        Only one run at a time may write a study directory: a second one raises
+        ``StudyLockedError`` naming the process that holds it.
         """
+        with self._lock():
+            if self.store.last_seq() != self._seen_seq:  # another run wrote since we read
+                self._load_history()
+            return self._optimize(
+                trials=trials,
+                searcher=searcher,
+                scheduler=scheduler,
+                executor=executor,
+                workers=workers,
+                max_retries=max_retries,
+                segment_timeout=segment_timeout,
+                listener=listener,
+                progress=progress,
+            )
+
+    def _optimize(
+        self,
+        *,
+        trials,
+        searcher,
+        scheduler,
+        executor,
+        workers,
+        max_retries,
+        segment_timeout,
+        listener,
+        progress,
+    ) -> History:
+        if isinstance(trials, bool) or not isinstance(trials, int) or trials < 1:
+            raise ValueError(f"trials must be a whole number >= 1, got {trials!r}")
         objective = self._callable or load_objective(self.spec.objective)  # must import
         self._check_settings(objective)
         searcher = make_searcher(searcher) if isinstance(searcher, str) else searcher
         scheduler = make_scheduler(scheduler) if isinstance(scheduler, str) else scheduler
         check = getattr(scheduler, "check_study", None)  # a scheduler's own budget rules
         if check is not None:
-            check(trials=trials, max_steps=self.spec.max_steps)
+            check(
+                trials=trials,
+                max_steps=self.spec.max_steps,
+                metric=self.spec.metric,
+                mode=self.spec.mode,
+            )
+        cut = getattr(searcher, "unvisited_note", None)  # a grid larger than the budget
+        if cut is not None and (message := cut(self.spec.space, trials)):
+            note(message)
+        display = _display(self.history, trials, progress)
+        listeners = [x for x in (listener, display) if x is not None]
         owned = isinstance(executor, str)
         pool = make_executor(executor, workers=workers) if isinstance(executor, str) else executor
         try:
-            Controller(
-                objective=self._callable or self.spec.objective,
-                space=self.spec.space,
-                fixed=self.spec.fixed,
-                searcher=searcher,
-                scheduler=scheduler,
-                executor=pool,
-                store=self.store,
-                history=self.history,
-                checkpoints=self.checkpoints,
-                seed=self.spec.seed,
-                n_trials=trials,
-                max_retries=max_retries,
-                segment_timeout=segment_timeout,
-                listener=listener,
-            ).run()
+            with display if display is not None else contextlib.nullcontext():
+                Controller(
+                    objective=self._callable or self.spec.objective,
+                    space=self.spec.space,
+                    fixed=self.spec.fixed,
+                    searcher=searcher,
+                    scheduler=scheduler,
+                    executor=pool,
+                    store=self.store,
+                    history=self.history,
+                    checkpoints=self.checkpoints,
+                    seed=self.spec.seed,
+                    n_trials=trials,
+                    max_retries=max_retries,
+                    segment_timeout=segment_timeout,
+                    listener=_fan_out(listeners),
+                ).run()
         finally:
             if owned:
                 pool.shutdown(wait=False, cancel_futures=True)
         return self.history
 
     def _check_settings(self, objective: Objective) -> None:
-        """Let an objective that can check a config (``objective.check_config``) refuse bad
-        settings before any trial starts: the fixed settings with one sampled point."""
+        """Let an objective refuse bad settings before any trial starts: one that can check
+        the whole study (``objective.check_study(fixed, space)``: keys no trial may use) and
+        one that can check a config (``objective.check_config``: the fixed settings with
+        one sampled point)."""
+        check_study = getattr(objective, "check_study", None)
+        if check_study is not None:
+            check_study(self.spec.fixed, self.spec.space)
         check = getattr(objective, "check_config", None)
         if check is None:
             return
@@ -220,6 +307,34 @@ class Study:
 
     def close(self) -> None:
         self.store.close()
+        if self._scratch is not None:
+            self._scratch.cleanup()
+            self._scratch = None
+
+    def __repr__(self) -> str:
+        where = self.directory or "in memory"
+        return f"<Study {self.spec.objective} at {where}: {self.history}>"
+
+
+def _display(history: History, trials: int, progress: bool | Console) -> StudyProgress | None:
+    if progress is False:
+        return None
+    console = progress if isinstance(progress, Console) else Console(stderr=True)
+    return StudyProgress(history, trials, console=console)
+
+
+def _fan_out(listeners: list[Listener]) -> Listener | None:
+    """One listener that tells each of ``listeners`` (None when there is none)."""
+    if not listeners:
+        return None
+    if len(listeners) == 1:
+        return listeners[0]
+
+    def tell(history: History, event) -> None:
+        for listener in listeners:
+            listener(history, event)
+
+    return tell
 
 
 def _qualname(fn: Any) -> str:

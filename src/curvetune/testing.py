@@ -30,7 +30,7 @@ def synthetic(config: Mapping[str, Any], ctx: SegmentContext) -> None:
     checkpoint (``state.json``) lists every step trained so far, so tests can prove that a
     resumed trial neither skipped nor repeated a step. ``sleep`` (seconds per step) makes it
     slow enough to kill mid-segment; ``fail_above`` raises for larger ``x``; ``nan_above``
-    reports NaN for larger ``x``.
+    reports NaN for larger ``x``; ``checkpoint_bytes`` pads each checkpoint to that size.
     """
     x = float(config.get("x", 0.0))
     trained: list[int] = []
@@ -53,6 +53,23 @@ def synthetic(config: Mapping[str, Any], ctx: SegmentContext) -> None:
         _write_json(
             Path(ctx.checkpoint_out) / "state.json", {"trained": trained, "pid": os.getpid()}
         )
+        if config.get("checkpoint_bytes"):  # a checkpoint of some size, for full-disk tests
+            (Path(ctx.checkpoint_out) / "weights.bin").write_bytes(
+                bytes(int(config["checkpoint_bytes"]))
+            )
+
+
+def stateless_curve(config: Mapping[str, Any], ctx: SegmentContext) -> None:
+    """``synthetic``'s curve, computed at any step from scratch: it keeps no state, says so
+    (``stateless = True``), and refuses checkpoints, which it must never be given."""
+    if ctx.checkpoint_in is not None or ctx.checkpoint_out is not None:
+        raise RuntimeError("a stateless objective was given a checkpoint")
+    final = 1.0 - (float(config.get("x", 0.0)) - 0.3) ** 2
+    for step in range(ctx.start + 1, ctx.until + 1):
+        ctx.report(step, accuracy=final * (1 - math.exp(-step / 3)))
+
+
+stateless_curve.stateless = True  # type: ignore[attr-defined]
 
 
 def sleeper(config: Mapping[str, Any], ctx: SegmentContext) -> None:

@@ -209,6 +209,17 @@ class History:
                 best_trial, best_value = trial, value
         return best_trial
 
+    def __repr__(self) -> str:
+        counts: dict[str, int] = {}
+        for trial in self._trials.values():
+            counts[trial.state.value] = counts.get(trial.state.value, 0) + 1
+        states = ", ".join(f"{n} {state}" for state, n in counts.items())
+        text = f"History({len(self)} trials" + (f": {states}" if states else "")
+        best = self.best()
+        if best is not None:
+            text += f"; best {self.metric} {self.score(best):.6g} (#{best.id})"
+        return text + ")"
+
     # Only the controller calls this.
     def _put(self, trial: Trial) -> None:
         self._trials[trial.id] = trial

@@ -9,6 +9,7 @@ records it. Everything here pickles, so any ``concurrent.futures`` executor can 
 
 from __future__ import annotations
 
+import errno
 import importlib
 import math
 import os
@@ -60,6 +61,11 @@ class SegmentContext:
                 raise DivergedError(f"{name} became {value} at step {step}")
 
 
+SegmentStatus = Literal["ok", "error", "diverged", "unwritable"]
+"""How a segment ended. "unwritable": its checkpoint could not be written (a full or
+read-only disk): the infrastructure's fault, not the trial's, so it is retried."""
+
+
 @dataclass(frozen=True, slots=True)
 class SegmentResult:
     """What came back from a segment: its reports and how it ended."""
@@ -68,7 +74,7 @@ class SegmentResult:
     start: int
     until: int
     reports: tuple[Report, ...]
-    status: Literal["ok", "error", "diverged"]
+    status: SegmentStatus
     checkpoint: str | None  # checkpoint_out, when the objective wrote something there
     error: str = ""  # traceback (error) or one line (diverged)
     seconds: float = 0.0
@@ -79,15 +85,17 @@ def run_segment(
 ) -> SegmentResult:
     """Run one segment and turn whatever happens into a ``SegmentResult``."""
     began = time.perf_counter()
-    status: Literal["ok", "error", "diverged"] = "ok"
+    status: SegmentStatus = "ok"
     error = ""
     try:
         fn = load_objective(objective) if isinstance(objective, str) else objective
         fn(config, ctx)
     except DivergedError as exc:
         status, error = "diverged", str(exc)
-    except Exception:
+    except Exception as exc:
         status, error = "error", traceback.format_exc()
+        if ctx.checkpoint_out is not None and is_unwritable_disk(exc):
+            status, error = "unwritable", _one_line(exc, ctx.checkpoint_out)
     checkpoint = ctx.checkpoint_out
     if checkpoint is not None and (status != "ok" or not _has_files(checkpoint)):
         if status != "ok":
@@ -105,12 +113,47 @@ def run_segment(
     )
 
 
+_DISK_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS}
+# What torch's checkpoint writer says when the disk fills under it (no errno survives).
+_WRITER_PHRASES = ("unexpected pos", "PytorchStreamWriter failed", "file write failed")
+
+
+def is_unwritable_disk(exc: BaseException) -> bool:
+    """Whether ``exc`` (or what caused it) says the disk refused a write."""
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        if isinstance(exc, OSError) and exc.errno in _DISK_ERRNOS:
+            return True
+        if isinstance(exc, RuntimeError) and any(p in str(exc) for p in _WRITER_PHRASES):
+            return True
+        exc = exc.__cause__ or exc.__context__
+    return False
+
+
+def _one_line(exc: BaseException, checkpoint_out: str) -> str:
+    first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+    try:
+        free = shutil.disk_usage(Path(checkpoint_out).parent.parent).free
+        room = f"{free / 2**20:.1f} MiB free"
+    except OSError:
+        room = "free space unknown"
+    return f"cannot write checkpoint {checkpoint_out} ({room}): {type(exc).__name__}: {first}"
+
+
 def _has_files(directory: str) -> bool:
     try:
         with os.scandir(directory) as entries:
             return any(True for _ in entries)
     except FileNotFoundError:
         return False
+
+
+def is_stateless(objective: Objective | str) -> bool:
+    """Whether the objective (a callable, or the import path of one) says
+    ``stateless = True``: it keeps nothing between segments."""
+    target = load_objective(objective) if isinstance(objective, str) else objective
+    return getattr(target, "stateless", False) is True
 
 
 _OBJECTIVES: dict[str, Objective] = {}

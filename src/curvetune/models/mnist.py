@@ -6,7 +6,8 @@ CNN, loads ``state.pt`` from ``ctx.checkpoint_in`` when there is one, trains the
 reports validation metrics at the end of each step (and every ``report_every`` iterations
 if asked) and saves ``state.pt`` into ``ctx.checkpoint_out``.
 
-Config keys, all optional (others are ignored, studies keep their own keys in config):
+Config keys, all optional; any other key is refused (``check_config``, and every segment),
+so a typo such as ``hiden`` fails the study up front instead of being silently ignored:
 
 ============== ===================== ===============================================
 key            default               meaning
@@ -26,8 +27,9 @@ data           "bundled"             see ``curvetune.models.data.load_data``
 device         None                  None/"auto" (CUDA if available), "cpu", "cuda"
 schedule       "constant"            learning-rate schedule: "constant", "step",
                                      "exponential", "cosine", "piecewise"; its own keys
-                                     (decay, decay_every, warmup, lr_schedule, ...) are
-                                     listed in ``curvetune.schedule_config.schedule_from_config``
+                                     (decay, decay_every, gamma, warmup, lr_schedule,
+                                     ...) are listed in
+                                     ``curvetune.schedule_config.schedule_from_config``
 ============== ===================== ===============================================
 
 Training is deterministic and resumable: epoch ``e`` visits the training examples in the
@@ -38,15 +40,17 @@ resumed metrics are bit-identical.
 
 Set the environment variable ``CURVETUNE_THREADS`` to pin torch's intra-op thread count.
 
-The config is validated by ``curvetune.models.settings`` and the networks are built by
-``curvetune.models.networks``; their public names are re-exported here.
+``train.check_config(config)`` checks one trial's config and ``train.check_study(fixed,
+space)`` a whole study's settings (a schedule key that no schedule the study can choose
+reads is refused: ``gamma`` with ``schedule = "step"``); both raise ``ValueError`` with one
+line. The config is validated by ``curvetune.models.settings``; the networks and checkpoints
+are built by ``curvetune.models.networks``; their public names are re-exported here.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -60,31 +64,24 @@ from ..schedule_config import schedule_from_config
 from ..schedules import Schedule
 from ..worker import SegmentContext
 from .data import load_data
-from .networks import build_model, build_optimizer, network
+from .networks import CHECKPOINT_FORMAT as CHECKPOINT_FORMAT
+from .networks import Position, build_model, build_optimizer, load_checkpoint, save_checkpoint
 from .settings import ARCHS as ARCHS
-from .settings import DEFAULTS, Settings, parse_config
+from .settings import DEFAULTS, Settings, check_study, parse_config
 from .settings import DEVICES as DEVICES
+from .settings import KEYS as KEYS
 from .settings import OPTIMIZERS as OPTIMIZERS
 
 STATE_FILE = "state.pt"
-CHECKPOINT_FORMAT = 1
 EVAL_BATCH = 4096  # validation batch size: large, since no gradients are kept
-
-
-@dataclass(slots=True)
-class Position:
-    """Where training stands: iterations done, the current epoch, examples used of it."""
-
-    iteration: int = 0
-    epoch: int = 0
-    offset: int = 0
 
 
 # ----------------------------------------------------------------------------- the objective
 
 
 def check_config(config: Mapping[str, Any]) -> None:
-    """Refuse a bad config (unknown arch, negative rate, bad schedule...) with one line."""
+    """Refuse a bad trial config (unknown key, unknown arch, negative rate, bad schedule...)
+    with one line. See ``check_study`` for what only the whole study shows."""
     parse_config(config)
 
 
@@ -294,78 +291,6 @@ def device_tensors(
     )
 
 
-# ----------------------------------------------------------------------------- checkpoints
-
-
-def save_checkpoint(
-    path: Path,
-    model: nn.Module,
-    optimizer: torch.optim.Optimizer,
-    settings: Settings,
-    position: Position,
-    step: int,
-) -> None:
-    """Write model, optimizer and position to ``path`` atomically (temp file, then replace).
-
-    Only tensors, numbers, strings, lists and dicts: ``torch.load(weights_only=True)`` reads it.
-    """
-    state = {
-        "format": CHECKPOINT_FORMAT,
-        "arch": settings.arch,
-        "hidden": list(settings.hidden),
-        "optimizer_name": settings.optimizer,
-        "model": model.state_dict(),
-        "optimizer": optimizer.state_dict(),
-        "iteration": position.iteration,
-        "epoch": position.epoch,
-        "offset": position.offset,
-        "step": int(step),
-    }
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        torch.save(state, temporary)
-        os.replace(temporary, path)
-    finally:
-        temporary.unlink(missing_ok=True)
-
-
-def load_checkpoint(
-    path: Path, settings: Settings, device: torch.device
-) -> tuple[nn.Module, torch.optim.Optimizer, Position]:
-    """The model, optimizer and position saved in ``path``, on ``device``.
-
-    The model is built on the meta device and takes the saved tensors as they are, so a
-    resumed segment spends no time initialising weights it would overwrite. The optimizer's
-    hyperparameters come from the current config, not the checkpoint, so a checkpoint taken
-    over with a changed config (Population Based Training) uses the new values; a checkpoint
-    of another optimizer type restores only the weights.
-    """
-    if not path.is_file():
-        raise FileNotFoundError(f"checkpoint file {path} does not exist")
-    state = torch.load(path, weights_only=True, map_location=device)
-    saved = (state.get("arch"), tuple(state.get("hidden", ())))
-    if saved != (settings.arch, settings.hidden):
-        raise ValueError(
-            f"checkpoint {path} holds arch={saved[0]!r} hidden={list(saved[1])}, but the config "
-            f"asks for arch={settings.arch!r} hidden={list(settings.hidden)}"
-        )
-    with torch.device("meta"):
-        model = network(settings)
-    model.load_state_dict(state["model"], assign=True)
-    optimizer = build_optimizer(model, settings)
-    if state.get("optimizer_name") == settings.optimizer:
-        optimizer.load_state_dict(state["optimizer"])
-        for group in optimizer.param_groups:
-            group["lr"] = settings.lr
-            group["weight_decay"] = settings.weight_decay
-            if settings.optimizer == "sgd":
-                group["momentum"] = settings.momentum
-    position = Position(
-        iteration=int(state["iteration"]), epoch=int(state["epoch"]), offset=int(state["offset"])
-    )
-    return model, optimizer, position
-
-
 def _apply_thread_env() -> None:
     """Pin torch's thread count to ``CURVETUNE_THREADS`` when that is set (else leave it)."""
     raw = os.environ.get("CURVETUNE_THREADS")
@@ -381,4 +306,6 @@ def _apply_thread_env() -> None:
         torch.set_num_threads(threads)
 
 
-train.check_config = check_config  # type: ignore[attr-defined]  # studies check up front
+# Studies check up front: each trial's config, and the fixed settings with the space.
+train.check_config = check_config  # type: ignore[attr-defined]
+train.check_study = check_study  # type: ignore[attr-defined]

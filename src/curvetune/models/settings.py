@@ -1,20 +1,31 @@
-"""Config validation for the MNIST trainable: defaults, allowed values and ``Settings``.
+"""Config validation for the MNIST trainable: defaults, allowed keys and values, ``Settings``.
 
 ``parse_config`` turns a trial's config into a ``Settings``, filling in ``DEFAULTS`` and raising
-``ValueError`` naming the key for a bad value. The keys and their meaning are tabled in
-``curvetune.models.mnist``, which re-exports the public names here.
+``ValueError`` naming the key for an unknown key or a bad value. ``check_study`` refuses, before
+any trial, what a single trial's config cannot show: a schedule key that no schedule the study
+can choose reads, or a schedule the study can draw that misses a key it needs. The keys and
+their meaning are tabled in ``curvetune.models.mnist``, which re-exports the public names here.
 """
 
 from __future__ import annotations
 
+import difflib
 import math
 import numbers
 import os
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from ..schedule_config import schedule_from_config
+import numpy as np
+
+from ..domains import Domain
+from ..schedule_config import (
+    CONFIG_KEYS,
+    check_schedule_keys,
+    schedule_from_config,
+    study_schedules,
+)
 from ..schedules import Schedule
 
 DEFAULTS: Mapping[str, Any] = {
@@ -31,6 +42,9 @@ DEFAULTS: Mapping[str, Any] = {
     "data": "bundled",
     "device": None,
 }
+
+KEYS: tuple[str, ...] = (*DEFAULTS, *(key for key in CONFIG_KEYS if key not in DEFAULTS))
+"""Every config key the trainable reads: its own (``DEFAULTS``) and the schedule's."""
 
 ARCHS = ("mlp", "cnn")
 OPTIMIZERS = ("sgd", "adam")
@@ -57,11 +71,12 @@ class Settings:
 
 
 def parse_config(config: Mapping[str, Any]) -> Settings:
-    """Validate the keys this trainable reads; a bad value raises ``ValueError`` naming it.
+    """Validate a trial's config; an unknown key or a bad value raises ``ValueError`` naming it.
 
-    The learning-rate schedule keys (``schedule``, ``decay``, ``decay_every``, ...) are read
-    and validated by ``curvetune.schedule_config.schedule_from_config``.
+    The learning-rate schedule keys (``schedule``, ``decay``, ``decay_every``, ``gamma``, ...)
+    are read and validated by ``curvetune.schedule_config.schedule_from_config``.
     """
+    check_keys(config)
     arch = _choice(config, "arch", ARCHS)
     device = config.get("device", DEFAULTS["device"])
     if device is None:
@@ -92,6 +107,39 @@ def parse_config(config: Mapping[str, Any]) -> Settings:
         # Last, so that a bad 'lr' gets the message above; errors name the schedule key.
         schedule=schedule_from_config(config, default_lr=DEFAULTS["lr"]),
     )
+
+
+def check_keys(keys: Iterable[object]) -> None:
+    """Refuse a key the trainable does not read (a typo such as ``hiden``), with one line
+    naming it, a close match if there is one, and the keys it takes (``KEYS``)."""
+    for key in keys:
+        if key in KEYS:
+            continue
+        close = difflib.get_close_matches(key, KEYS, n=1) if isinstance(key, str) else []
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise ValueError(
+            f"unknown config key {key!r}{hint}; the MNIST trainable takes {', '.join(KEYS)}"
+        )
+
+
+def check_study(fixed: Mapping[str, Any], space: Mapping[str, Domain]) -> None:
+    """Refuse a study's settings that would fail or be ignored in some of its trials.
+
+    On top of what ``parse_config`` checks per trial: an unknown key in ``fixed`` or the
+    space; a schedule name the space can draw that is not a schedule; a schedule key that
+    none of the schedules the study can choose reads (``decay`` with ``schedule =
+    "exponential"`` fixed; with ``Choice(["constant", "step"])`` it is read by the "step"
+    trials); and, for each schedule the study can choose, a fixed value with one point of
+    the space that it refuses (``cosine_total`` missing for the "cosine" trials of a
+    choice). Raises ``ValueError`` with one line.
+    """
+    check_keys([*fixed, *space])
+    schedules = study_schedules(fixed, space)
+    check_schedule_keys([*(k for k, v in fixed.items() if v is not None), *space], schedules)
+    rng = np.random.default_rng(0)
+    point = {**fixed, **{name: domain.sample(rng) for name, domain in space.items()}}
+    for name in schedules:
+        parse_config({**point, "schedule": name})
 
 
 def _choice(config: Mapping[str, Any], key: str, allowed: tuple[str, ...]) -> str:

@@ -16,12 +16,15 @@ Options go beyond the original: k > 1 with distance weighting, per-step normalis
 curves (``normalize``), checks and points given as steps or fractions of the budget, the
 ablation ``predict="current"`` (rank the trial's current value among completed trainings at
 the same step instead of matching), and ``prior``: complete curves from an earlier study
-directory, which skip the accumulation stage.
+directory, which skip the accumulation stage. The prior is read and checked (same metric,
+same budget) by ``check_study``, before the study creates its first trial, so a wrong
+directory costs no training (see ``priors.py``).
 
 Every stop carries its explanation: prediction, neighbour trials and their distances, rank
-percentage and threshold. Decisions are pure; the instance only caches the matrix of
-complete curves (derived data), so a decision over 1,000 recorded curves costs well under
-a millisecond.
+percentage and threshold; a neighbour from the prior is named by its study and trial.
+Decisions are pure; the instance only holds the prior's curves (plain data) and caches the
+matrix of complete curves (derived data), so a decision over 1,000 recorded curves costs
+well under a millisecond.
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ import numpy as np
 from ..types import Complete, Continue, Decision, History, Mode, Stop, Trial, TrialState
 from . import _steps
 from ._steps import StepSpec
+from .priors import PriorCurves, curve_row, load_prior
 
 PREDICTIONS = ("match", "trend", "current")
 """How the final value is predicted: ``match`` averages the nearest complete curves' final
@@ -64,6 +68,7 @@ class LCMScheduler:
     threshold: float = 0.55
     predict: Literal["match", "trend", "current"] = "trend"
     prior: str | None = None  # a study directory whose completed curves seed the reference
+    _prior: PriorCurves | None = field(default=None, init=False, repr=False, compare=False)
     _cache: _Reference = field(default=None, init=False, repr=False, compare=False)  # type: ignore[assignment]
 
     def __post_init__(self) -> None:
@@ -87,7 +92,28 @@ class LCMScheduler:
             raise ValueError(
                 f"lcm: predict must be one of {', '.join(PREDICTIONS)}, got {self.predict!r}"
             )
-        object.__setattr__(self, "_cache", _Reference(self.prior))
+        object.__setattr__(self, "_cache", _Reference())
+
+    def check_study(
+        self, *, trials: int, max_steps: int, metric: str | None = None, mode: str | None = None
+    ) -> None:
+        """Read and check the prior before the study's first trial (``Study.optimize`` calls
+        this): a missing study, another metric or another budget is refused while nothing
+        has trained yet. ``trials`` and ``mode`` are not LCM's concern."""
+        if self.prior is not None:
+            prior = load_prior(self.prior, metric=metric, max_steps=max_steps)
+            object.__setattr__(self, "_prior", prior)
+
+    def _prior_for(self, history: History) -> PriorCurves | None:
+        """The prior's curves for this history: those ``check_study`` read, or, when it was
+        not called for this metric and budget (a scheduler built by hand), read now."""
+        if self.prior is None:
+            return None
+        prior = self._prior
+        if prior is None or (prior.metric, prior.max_steps) != (history.metric, history.max_steps):
+            prior = load_prior(self.prior, metric=history.metric, max_steps=history.max_steps)
+            object.__setattr__(self, "_prior", prior)
+        return prior
 
     # ----------------------------------------------------------------------------- rule
 
@@ -104,22 +130,23 @@ class LCMScheduler:
     def assess(self, trial: Trial, step: int, history: History) -> Assessment | None:
         """Where the trial's (predicted) final value ranks among completed trainings, or None
         while the reference is too small or the trial reported nothing at ``step``."""
-        ref = self._cache.update(history)
+        ref = self._cache.update(history, self._prior_for(history))
         if ref.count < self.min_complete:
             return None
-        curve = _row(trial, history.metric, history.max_steps)
+        curve = curve_row(trial, history.metric, history.max_steps)
         if np.isnan(curve[step - 1]):
             return None  # nothing reported at the check: no grounds to stop
         if self.predict == "current":
             value = float(curve[step - 1])
             population = ref.matrix[:, step - 1]
-            neighbours: list[int] = []
+            rows: list[int] = []
             distances: list[float] = []
         else:
-            value, neighbours, distances = self._match(curve, step, ref, history.max_steps)
+            value, rows, distances = self._match(curve, step, ref, history.max_steps)
             population = ref.finals
         population = population[~np.isnan(population)]
         rank = float(np.mean(_better(population, value, history.mode))) if population.size else 0.0
+        neighbours = [ref.neighbour(i) for i in rows]
         return Assessment(
             step, value, rank, int(population.size), self.predict, neighbours, distances
         )
@@ -127,7 +154,8 @@ class LCMScheduler:
     def _match(
         self, curve: np.ndarray, step: int, ref: _Curves, max_steps: int
     ) -> tuple[float, list[int], list[float]]:
-        """Predict the final value from the k complete curves closest to ``curve[:step]``."""
+        """Predict the final value from the k complete curves closest to ``curve[:step]``;
+        also returns those curves' rows in ``ref`` and their distances, nearest first."""
         columns = self._point_columns(step, max_steps)
         x = curve[columns]
         m = ref.matrix[:, columns]
@@ -153,8 +181,7 @@ class LCMScheduler:
             prediction = base + float(np.sum(weights * targets) / np.sum(weights))
         else:
             prediction = base + float(np.mean(targets))
-        ids = [int(ref.ids[i]) for i in nearest]
-        return prediction, ids, [float(distances[i]) for i in nearest]
+        return prediction, [int(i) for i in nearest], [float(distances[i]) for i in nearest]
 
     # ------------------------------------------------------------------------ geometry
 
@@ -184,27 +211,18 @@ def _better(values: np.ndarray, value: float, mode: Mode) -> np.ndarray:
     return values < value if mode == "min" else values > value
 
 
-def _row(trial: Trial, metric: str, max_steps: int) -> np.ndarray:
-    """The trial's metric at steps 1..max_steps (NaN where not reported)."""
-    row = np.full(max_steps, np.nan)
-    steps, values = trial.curve(metric)
-    for step, value in zip(steps, values, strict=True):
-        if 1 <= step <= max_steps:
-            row[step - 1] = value
-    return row
-
-
 @dataclass(frozen=True)
 class Assessment:
     """LCM's view of a trial at a check: its (predicted) final value, the share of completed
-    trainings that are better (``rank``), and the matched neighbours behind the prediction."""
+    trainings that are better (``rank``), and the matched neighbours behind the prediction:
+    a trial id of this study, or ``{"study": directory, "trial": id}`` for a prior curve."""
 
     step: int
     value: float
     rank: float
     finished: int
     predict: str
-    neighbours: list[int]
+    neighbours: list[int | dict[str, Any]]
     distances: list[float]
 
     def stop(self, metric: str, threshold: float, rule: str = "lcm") -> Stop:
@@ -213,6 +231,13 @@ class Assessment:
             f"{what} {metric} {self.value:.4g} at step {self.step} is worse than "
             f"{self.rank:.0%} of {self.finished} completed trainings (threshold {threshold:.0%})"
         )
+        priors: dict[str, list[str]] = {}  # the earlier studies' trials the prediction leans on
+        for n in self.neighbours:
+            if isinstance(n, dict):
+                priors.setdefault(n["study"], []).append(f"#{n['trial']}")
+        if priors:
+            named = "; ".join(f"prior {study} {', '.join(ids)}" for study, ids in priors.items())
+            reason += f"; matched {named}"
         details: dict[str, Any] = {
             "rule": rule,
             "step": self.step,
@@ -229,26 +254,35 @@ class Assessment:
 
 @dataclass
 class _Curves:
-    """The reference: complete curves (rows), their final values and trial ids (-1: prior)."""
+    """The reference: complete curves (rows), their final values and trial ids; a prior
+    curve's id is -(r + 1) for row r of ``prior``."""
 
     matrix: np.ndarray
     finals: np.ndarray
     ids: np.ndarray
+    prior: PriorCurves | None = None
 
     @property
     def count(self) -> int:
         return len(self.finals)
+
+    def neighbour(self, row: int) -> int | dict[str, Any]:
+        """Row ``row`` as a decision names it: a trial id, or the prior study and trial."""
+        trial_id = int(self.ids[row])
+        if trial_id >= 0 or self.prior is None:
+            return trial_id
+        return self.prior.source(-trial_id - 1)
 
 
 class _Reference:
     """Grows the matrix of complete curves as trials complete (derived data, not decisions).
 
     Completed trials never change, so rows are appended once. A different history (another
-    study) starts the matrix afresh.
+    study) or another prior starts the matrix afresh; prior curves come first.
     """
 
-    def __init__(self, prior: str | None) -> None:
-        self.prior_path = prior
+    def __init__(self) -> None:
+        self._prior: PriorCurves | None = None
         self._history_id: int | None = None
         self._seen: set[int] = set()
         self._rows: list[np.ndarray] = []
@@ -256,19 +290,20 @@ class _Reference:
         self._ids: list[int] = []
         self._curves: _Curves | None = None
 
-    def update(self, history: History) -> _Curves:
-        if self._history_id != id(history):
-            self._reset(history)
+    def update(self, history: History, prior: PriorCurves | None = None) -> _Curves:
+        if self._history_id != id(history) or self._prior is not prior:
+            self._reset(history, prior)
         added = False
         for trial in history.trials.values():
             if trial.state is TrialState.COMPLETED and trial.id not in self._seen:
                 self._seen.add(trial.id)
-                self._add(_row(trial, history.metric, history.max_steps), trial.id)
+                self._add(curve_row(trial, history.metric, history.max_steps), trial.id)
                 added = True
         if added or self._curves is None:
             width = history.max_steps
             matrix = np.vstack(self._rows) if self._rows else np.empty((0, width))
-            self._curves = _Curves(matrix, np.asarray(self._finals, float), np.asarray(self._ids))
+            finals, ids = np.asarray(self._finals, float), np.asarray(self._ids, int)
+            self._curves = _Curves(matrix, finals, ids, self._prior)
         return self._curves
 
     def _add(self, row: np.ndarray, trial_id: int) -> None:
@@ -279,28 +314,12 @@ class _Reference:
         self._finals.append(float(final[-1]))
         self._ids.append(trial_id)
 
-    def _reset(self, history: History) -> None:
-        self._history_id = id(history)
+    def _reset(self, history: History, prior: PriorCurves | None) -> None:
+        self._history_id, self._prior = id(history), prior
         self._seen, self._rows, self._finals, self._ids, self._curves = set(), [], [], [], None
-        if self.prior_path is not None:
-            for row in load_prior_curves(self.prior_path, history.metric, history.max_steps):
-                self._add(row, -1)
-
-
-def load_prior_curves(directory: str, metric: str, max_steps: int) -> list[np.ndarray]:
-    """Complete curves of ``metric`` from an earlier study directory (same budget)."""
-    from ..study import Study
-
-    earlier = Study.load(directory)
-    try:
-        if earlier.spec.max_steps != max_steps:
-            raise ValueError(
-                f"lcm: prior study {directory} trained {earlier.spec.max_steps} steps, "
-                f"this one {max_steps}; curves must cover the same budget"
-            )
-        return [_row(t, metric, max_steps) for t in earlier.history.completed()]
-    finally:
-        earlier.close()
+        if prior is not None:
+            for row, curve in enumerate(prior.curves):
+                self._add(curve, -row - 1)
 
 
 # Named presets (study files and the benchmark use these names).

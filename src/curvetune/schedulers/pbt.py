@@ -76,8 +76,11 @@ class PBTScheduler:
                 raise ValueError(f"pbt: mutable {name!r}: {exc}") from None
         object.__setattr__(self, "_domains", domains)
 
-    def check_study(self, *, trials: int, max_steps: int) -> None:
-        """Refuse a study that can never fill the population (checked when a study starts)."""
+    def check_study(
+        self, *, trials: int, max_steps: int, metric: str | None = None, mode: str | None = None
+    ) -> None:
+        """Refuse a study that can never fill the population (checked when a study starts;
+        the budget, metric and mode are not PBT's concern)."""
         if trials < self.population:
             raise ValueError(
                 f"pbt: a population of {self.population} needs a budget of at least "

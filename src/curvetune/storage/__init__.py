@@ -10,6 +10,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, Protocol
 
 from ..events import Event
+from .lock import StudyLock, StudyLockedError
 from .memory import MemoryStore
 from .sqlite import SCHEMA_VERSION, SqliteStore, StoreError
 
@@ -26,7 +27,24 @@ class Store(Protocol):
     def events(self) -> Iterator[Event]:
         """Every event, in the order it was appended."""
 
+    def last_seq(self) -> int:
+        """How many events the store holds (the newest one's number)."""
+
+    def has_results(self) -> bool:
+        """Whether any segment has come back (the study can no longer change its spec)."""
+
+    def reset(self, spec: Mapping[str, Any]) -> None:
+        """Forget the trials of a study without results and describe it anew."""
+
     def close(self) -> None: ...
 
 
-__all__ = ["SCHEMA_VERSION", "MemoryStore", "SqliteStore", "Store", "StoreError"]
+__all__ = [
+    "SCHEMA_VERSION",
+    "MemoryStore",
+    "SqliteStore",
+    "Store",
+    "StoreError",
+    "StudyLock",
+    "StudyLockedError",
+]

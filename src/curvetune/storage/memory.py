@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
-from ..events import Event
+from ..events import Event, SegmentFinished
 
 
 class MemoryStore:
@@ -24,6 +24,15 @@ class MemoryStore:
 
     def events(self) -> Iterator[Event]:
         return iter(list(self._events))
+
+    def last_seq(self) -> int:
+        return len(self._events)
+
+    def has_results(self) -> bool:
+        return any(type(event) is SegmentFinished for event in self._events)
+
+    def reset(self, spec: Mapping[str, Any]) -> None:
+        self._spec, self._events = dict(spec), []
 
     def close(self) -> None:
         pass

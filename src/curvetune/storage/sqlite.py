@@ -8,9 +8,11 @@ transaction, so a ``kill -9`` leaves the store at a clean event boundary. WAL le
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
 import json
+import os
 import sqlite3
 import time
 from collections.abc import Iterator, Mapping, Sequence
@@ -55,8 +57,7 @@ class SqliteStore:
             raise StoreError(f"no study store at {self.path}")
         try:
             if readonly:
-                uri = f"file:{self.path.resolve()}?mode=ro"
-                self._db = sqlite3.connect(uri, uri=True, isolation_level=None)
+                self._db = _open_for_reading(self.path)
             else:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
                 self._db = sqlite3.connect(self.path, isolation_level=None)
@@ -65,6 +66,8 @@ class SqliteStore:
             self._db.execute("PRAGMA busy_timeout=5000")
             self._check_or_init(readonly)
         except sqlite3.DatabaseError as exc:
+            if not readonly and _is_storage_fault(exc):
+                raise storage_error(self.path, exc) from None
             raise StoreError(
                 f"{self.path} is not a readable curvetune study store ({exc})"
             ) from None
@@ -94,7 +97,7 @@ class SqliteStore:
             )
 
     def _transaction(self):
-        return _Transaction(self._db)
+        return _Transaction(self._db, self.path)
 
     # --------------------------------------------------------------------------- protocol
 
@@ -107,16 +110,16 @@ class SqliteStore:
 
     def append(self, events: Sequence[Event]) -> None:
         now = time.time()
-        seq = self._next_seq()
-        rows, reports = [], []
-        for event in events:
-            rows.append((seq, event.trial, type(event).__name__, _encode(event), now))
-            if type(event) is SegmentFinished:
-                reports.extend(
-                    (seq, event.trial, r.step, json.dumps(r.metrics)) for r in event.reports
-                )
-            seq += 1
         with self._transaction():
+            seq = self._next_seq()  # inside the write transaction: no other writer between
+            rows, reports = [], []
+            for event in events:
+                rows.append((seq, event.trial, type(event).__name__, _encode(event), now))
+                if type(event) is SegmentFinished:
+                    reports.extend(
+                        (seq, event.trial, r.step, json.dumps(r.metrics)) for r in event.reports
+                    )
+                seq += 1
             self._db.executemany(
                 "INSERT INTO events (seq, trial, kind, data, time) VALUES (?, ?, ?, ?, ?)", rows
             )
@@ -126,18 +129,54 @@ class SqliteStore:
                 )
 
     def _next_seq(self) -> int:
-        row = self._db.execute("SELECT COALESCE(MAX(seq), 0) + 1 FROM events").fetchone()
-        return row[0]
+        return self.last_seq() + 1
+
+    def last_seq(self) -> int:
+        """The sequence number of the newest event (0 for none): what a reader has seen."""
+        return self._db.execute("SELECT COALESCE(MAX(seq), 0) FROM events").fetchone()[0]
+
+    def has_results(self) -> bool:
+        """Whether any segment came back (with or without reports): a study with results
+        can no longer change what it is."""
+        row = self._db.execute(
+            "SELECT 1 FROM events WHERE kind = 'SegmentFinished' LIMIT 1"
+        ).fetchone()
+        return row is not None
+
+    def reset(self, spec: Mapping[str, Any]) -> None:
+        """Replace the description of a study that has no results yet, forgetting its
+        trials (a typo in the objective or the metric fixed before anything trained)."""
+        with self._transaction():
+            if self.has_results():
+                raise StoreError(f"{self.path}: the study has results; it cannot be reset")
+            self._db.execute("DELETE FROM events")
+            self._db.execute("DELETE FROM reports")
+            self._db.execute(
+                "INSERT OR REPLACE INTO meta (key, value) VALUES ('spec', ?)", (json.dumps(spec),)
+            )
 
     def events(self) -> Iterator[Event]:
         reports: dict[int, list[Report]] = {}
-        for seq, step, metrics in self._db.execute(
-            "SELECT seq, step, metrics FROM reports ORDER BY rowid"
+        for rowid, seq, step, metrics in self._db.execute(
+            "SELECT rowid, seq, step, metrics FROM reports ORDER BY rowid"
         ):
-            reports.setdefault(seq, []).append(Report(step, json.loads(metrics)))
+            try:
+                reports.setdefault(seq, []).append(Report(int(step), json.loads(metrics)))
+            except (ValueError, TypeError) as exc:
+                raise StoreError(
+                    f"{self.path}: report row {rowid} (event {seq}) cannot be read: {exc}"
+                ) from None
         rows = self._db.execute("SELECT seq, trial, kind, data FROM events ORDER BY seq")
         for seq, trial, kind, data in rows.fetchall():
-            yield _decode(kind, trial, data, tuple(reports.get(seq, ())))
+            try:
+                yield _decode(kind, trial, data, tuple(reports.get(seq, ())))
+            except StoreError as exc:
+                raise StoreError(f"{self.path}: event {seq}: {exc}") from None
+            except (ValueError, TypeError, KeyError) as exc:
+                raise StoreError(
+                    f"{self.path}: event {seq} ({kind}, trial {trial}) cannot be read: "
+                    f"{type(exc).__name__}: {exc}"
+                ) from None
 
     def close(self) -> None:
         self._db.close()
@@ -154,15 +193,85 @@ class SqliteStore:
         ]
 
 
+def _open_for_reading(path: Path) -> sqlite3.Connection:
+    """A read-only connection. On a read-only file system SQLite cannot make the WAL's
+    shared-memory file, so there the store is opened as immutable: nothing can write it."""
+    uri = f"file:{path.resolve()}?mode=ro"
+    db = sqlite3.connect(uri, uri=True, isolation_level=None)
+    try:
+        db.execute("SELECT 1 FROM sqlite_master LIMIT 1").fetchall()
+    except sqlite3.OperationalError:
+        if os.access(path.parent, os.W_OK) and not _read_only_mount(path.parent):
+            raise
+        db.close()
+        db = sqlite3.connect(uri + "&immutable=1", uri=True, isolation_level=None)
+    return db
+
+
+def _read_only_mount(directory: Path) -> bool:
+    try:
+        return bool(os.statvfs(directory).f_flag & os.ST_RDONLY)
+    except OSError:
+        return False
+
+
 class _Transaction:
-    def __init__(self, db: sqlite3.Connection) -> None:
+    """``BEGIN IMMEDIATE`` ... ``COMMIT``; a disk that refuses the write is a ``StoreError``."""
+
+    def __init__(self, db: sqlite3.Connection, path: Path) -> None:
         self._db = db
+        self._path = path
 
     def __enter__(self) -> None:
-        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            self._db.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as exc:
+            raise storage_error(self._path, exc) from None
 
-    def __exit__(self, exc_type, exc, tb) -> None:
-        self._db.execute("ROLLBACK" if exc_type else "COMMIT")
+    def __exit__(self, exc_type, exc, tb) -> bool:
+        if exc_type is not None:
+            self._rollback()
+            if issubclass(exc_type, sqlite3.OperationalError) and _is_storage_fault(exc):
+                raise storage_error(self._path, exc) from None
+            return False
+        try:
+            self._db.execute("COMMIT")
+        except sqlite3.OperationalError as error:
+            self._rollback()
+            raise storage_error(self._path, error) from None
+        return False
+
+    def _rollback(self) -> None:
+        with contextlib.suppress(sqlite3.Error):  # SQLite may have rolled back already
+            self._db.execute("ROLLBACK")
+
+
+_STORAGE_FAULTS = ("SQLITE_READONLY", "SQLITE_FULL", "SQLITE_IOERR", "SQLITE_CANTOPEN")
+
+
+def _is_storage_fault(exc: BaseException) -> bool:
+    name = getattr(exc, "sqlite_errorname", "") or ""
+    text = str(exc)
+    return name.startswith(_STORAGE_FAULTS) or any(
+        phrase in text for phrase in ("readonly database", "disk is full", "unable to open")
+    )
+
+
+def storage_error(path: str | Path, exc: BaseException) -> StoreError:
+    """One line for a store the disk will not let us write: what, where, what to do."""
+    name = getattr(exc, "sqlite_errorname", "") or ""
+    where = Path(path)
+    if name.startswith("SQLITE_FULL") or "disk is full" in str(exc):
+        return StoreError(
+            f"the disk holding {where} is full; nothing stored is lost: free some space "
+            "and run the same command again"
+        )
+    if name.startswith(("SQLITE_READONLY", "SQLITE_CANTOPEN")) or "readonly" in str(exc):
+        return StoreError(
+            f"cannot write the study store {where} (read-only); make {where.parent} "
+            "writable and run the same command again (status and report can still read it)"
+        )
+    return StoreError(f"cannot write the study store {where}: {exc}; run the same command again")
 
 
 def _encode(event: Event) -> str:
