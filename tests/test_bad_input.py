@@ -167,3 +167,8 @@ def test_version_and_help_for_every_argument(capsys):
 
     walk(build_parser(), "curvetune")
     assert not missing, missing
+
+
+def test_experiment_takes_workers_and_refuses_zero(capsys):
+    assert main(["experiment", "pbt-lr", "--quick", "--workers", "0"]) == 2
+    assert "--workers" in _one_error_line(capsys)

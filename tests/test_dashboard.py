@@ -1,5 +1,6 @@
-"""``curvetune dashboard``: its JSON API over a study store, read-only and fast on 10,000
-trials, the CLI's defaults and errors (the live page in a browser: test_dashboard_browser)."""
+"""``curvetune dashboard``: its JSON API over a study store, read-only, answering only
+loopback (or ``--host``) names, right on 10,000 trials (timed by benchmarks/readers.py),
+the CLI's defaults and errors (the live page in a browser: test_dashboard_browser)."""
 
 from __future__ import annotations
 
@@ -33,7 +34,8 @@ pytestmark = pytest.mark.filterwarnings("ignore:Using `httpx`")
 
 @pytest.fixture
 def client_for():
-    """``client_for(directory)``: a Starlette TestClient of the dashboard of that study."""
+    """``client_for(directory, **create_app options)``: a Starlette TestClient of the
+    dashboard of that study, sending ``Host: 127.0.0.1:8765`` as a browser would."""
     require_module("starlette")
     require_module("httpx")
     require_module("plotly")
@@ -43,8 +45,8 @@ def client_for():
 
     clients = []
 
-    def make(directory):
-        client = TestClient(create_app(directory))
+    def make(directory, **options):
+        client = TestClient(create_app(directory, **options), base_url="http://127.0.0.1:8765")
         clients.append(client)
         return client
 
@@ -185,6 +187,9 @@ def test_dashboard_never_writes_the_store(tmp_path, client_for):
 
 def test_writer_keeps_writing_while_the_dashboard_reads(tmp_path, client_for):
     writer = _store(tmp_path, SMALL[:1])
+    # A writer that may not wait at all: had the reader held a lock the writer needs, an
+    # append would raise "database is locked" at once (a fact, not a clock reading).
+    writer._db.execute("PRAGMA busy_timeout=0")
     client = client_for(tmp_path)
     errors: list[BaseException] = []
     done = threading.Event()
@@ -201,9 +206,7 @@ def test_writer_keeps_writing_while_the_dashboard_reads(tmp_path, client_for):
     reader.start()
     try:
         for step in range(1, 101):
-            started = time.perf_counter()
             writer.append([SegmentFinished(0, step - 1, step, "ok", _reports((step, step / 100)))])
-            assert time.perf_counter() - started < 2.0  # never waits on the reader
     finally:
         done.set()
         reader.join()
@@ -211,6 +214,59 @@ def test_writer_keeps_writing_while_the_dashboard_reads(tmp_path, client_for):
     curve = client.get("/api/curves?trials=0").json()["curves"]["0"]
     assert len(curve) == 100 and curve[-1] == [100, 1.0]
     writer.close()
+
+
+# ----------------------------------------------------------------------------- Host header
+
+
+def _status(client, host: str, url: str = "/api/study") -> int:
+    return client.get(url, headers={"host": host}).status_code
+
+
+LOOPBACK_HOSTS = ["127.0.0.1:8765", "127.0.0.1", "localhost", "LOCALHOST:80", "localhost.",
+                  "127.1.2.3:9", "[::1]:8765", "[::1]"]  # fmt: skip
+FOREIGN_HOSTS = ["evil.example", "evil.example:8765", "localhost.evil.example",
+                 "127.0.0.1.nip.io", "[::2]:8765", "[127.0.0.1]", "127.1", "", "localhost:x",
+                 "::1"]  # fmt: skip
+
+
+def test_only_loopback_host_names_are_answered_by_default(tmp_path, client_for):
+    _store(tmp_path, SMALL).close()
+    client = client_for(tmp_path)
+    for host in LOOPBACK_HOSTS:
+        assert _status(client, host) == 200, host
+    for host in FOREIGN_HOSTS:  # a DNS-rebound page sends its own site's name
+        for url in ("/", "/api/study", "/api/curves?trials=0", "/static/dashboard.js"):
+            assert _status(client, host, url) == 400, (host, url)
+    refused = client.get("/api/trials", headers={"host": "evil.example"})
+    assert refused.headers["content-type"].startswith("text/plain")
+    assert refused.text.count("\n") == 1 and "Host" in refused.text and "{" not in refused.text
+
+
+def test_a_named_host_is_answered_too_and_all_interfaces_answer_any(tmp_path, client_for):
+    _store(tmp_path, SMALL).close()
+    named = client_for(tmp_path, host="Box.example.lan")
+    assert _status(named, "box.example.lan:8765") == 200 and _status(named, "localhost") == 200
+    assert _status(named, "evil.example") == 400
+    assert "box.example.lan" in named.get("/", headers={"host": "evil.example"}).text
+    address = client_for(tmp_path, host="fd00::5")
+    assert _status(address, "[fd00::5]:8765") == 200 and _status(address, "[fd00::6]") == 400
+    for everywhere in ("0.0.0.0", "::"):
+        client = client_for(tmp_path, host=everywhere)
+        assert _status(client, "evil.example") == 200 and _status(client, "[::1]") == 200
+
+
+def test_host_names_are_parsed_strictly():
+    from curvetune.dashboard.hosts import allowed_names, host_allowed, host_name, is_loopback
+
+    assert host_name("LocalHost.:8765") == "localhost" and host_name("[::1]:1") == "[::1]"
+    assert host_name("a:b:c") is None and host_name("[::1") is None and host_name(":80") is None
+    assert is_loopback("127.255.0.1") and is_loopback("[::1]") and not is_loopback("::1")
+    assert not is_loopback("[127.0.0.1]") and not is_loopback("128.0.0.1")
+    assert allowed_names("127.0.0.1") == allowed_names("localhost") == frozenset()
+    assert allowed_names("0.0.0.0") is None and allowed_names("::") is None
+    assert allowed_names("::1") == frozenset() and allowed_names("10.0.0.2") == {"10.0.0.2"}
+    assert not host_allowed(None, frozenset()) and host_allowed(None, None)
 
 
 # ----------------------------------------------------------------------------- speed
@@ -257,48 +313,38 @@ def big_study(tmp_path_factory):
     return directory
 
 
-def _first_page(big_study, client_for) -> tuple[float, float, float, object]:
-    """Seconds to open a cold dashboard, to answer its first page (HTML and JSON), and with
-    Plotly's bundle too; and the client."""
-    started = time.perf_counter()
-    client = client_for(big_study)  # checks the store and indexes it, cold
-    opened = time.perf_counter()
+def _first_page(client) -> None:
+    """What a cold dashboard's first page asks for, and that each answer is right."""
     assert client.get("/").status_code == 200
     study = client.get("/api/study").json()
     page = client.get("/api/trials?sort=id&order=desc&limit=100").json()
     ids = ",".join(str(r["id"]) for r in page["rows"])
     curves = client.get(f"/api/curves?trials={ids}").json()["curves"]
     poll = client.get(f"/api/poll?after=0&trials={ids}").json()
-    answered = time.perf_counter()
-    assert client.get("/static/plotly.min.js").status_code == 200
-    finished = time.perf_counter()
     assert study["total"] == BIG_TRIALS and len(page["rows"]) == 100
     assert page["rows"][0]["id"] == BIG_TRIALS - 1 and len(curves) == 100
     assert len(curves["9998"]) == 8 and len(curves["9999"]) == 4  # 9999 was stopped
     assert poll["decisions"] and poll["seq"] == study["seq"]
-    return opened - started, answered - started, finished - started, client
 
 
 @pytest.mark.slow
-def test_first_page_of_10000_trials_in_under_a_second(big_study, client_for):
-    # Best of three cold starts: one slow start on a busy machine is not the dashboard's.
-    timings = []
-    for _ in range(3):
-        *seconds, client = _first_page(big_study, client_for)
-        timings.append(seconds)
-        if seconds[1] < 1.0:
-            break
-    opened, answered, with_bundle = min(timings, key=lambda t: t[1])
-    print(
-        f"\n10,000 trials: open+index {opened:.3f}s, first page HTML+JSON {answered:.3f}s, "
-        f"with plotly.min.js {with_bundle:.3f}s"
-    )
-    assert answered < 1.0, timings
-    # Sorting all 10,000 by value, a parameter or a state stays interactive.
-    for query in ("sort=value&order=desc", "sort=lr", "sort=state&offset=9900"):
+def test_first_page_and_sorts_of_10000_trials(big_study, client_for):
+    # The budgets (first page < 1 s, a sort < 0.5 s) are measured by benchmarks/readers.py;
+    # here only a smoke limit of ten times that, so a busy machine cannot fail the test.
+    started = time.perf_counter()
+    client = client_for(big_study)  # checks the store and indexes it, cold
+    _first_page(client)
+    assert time.perf_counter() - started < 10.0
+    ordered = {
+        "sort=value&order=desc": lambda rows: [r["value"] for r in rows][::-1],
+        "sort=lr": lambda rows: [r["params"]["lr"] for r in rows],
+        "sort=state&offset=9900": lambda rows: [r["state"] for r in rows],
+    }
+    for query, keys in ordered.items():
         started = time.perf_counter()
-        assert len(client.get(f"/api/trials?{query}").json()["rows"]) == 100
-        assert time.perf_counter() - started < 0.5, query
+        rows = client.get(f"/api/trials?{query}").json()["rows"]
+        assert time.perf_counter() - started < 5.0, query
+        assert len(rows) == 100 and keys(rows) == sorted(keys(rows)), query
 
 
 # ----------------------------------------------------------------------------- CLI
@@ -320,7 +366,13 @@ def test_cli_binds_to_localhost_by_default(tmp_path, monkeypatch, client_for):
         ("127.0.0.1", 8765),
         ("0.0.0.0", 9000),
     ]
-    for app, _ in calls:
+    from starlette.testclient import TestClient
+
+    # Served on loopback it refuses other sites' names; on every interface it answers them.
+    for (app, _), refused in zip(calls, (400, 200), strict=True):
+        client = TestClient(app, base_url="http://127.0.0.1:8765")
+        assert _status(client, "localhost:8765") == 200
+        assert _status(client, "evil.example:8765") == refused
         app.state.db.close()
 
 

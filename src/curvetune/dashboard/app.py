@@ -1,7 +1,8 @@
 """The dashboard's Starlette application: one page, its static files and a JSON API.
 
-``create_app(directory)`` checks the store before anything is served (a missing, foreign
-or damaged store raises ``StoreError``), then answers:
+``create_app(directory, host=...)`` checks the store before anything is served (a missing,
+foreign or damaged store raises ``StoreError``), then answers requests whose ``Host`` is
+loopback or ``host`` (``hosts``: no DNS rebinding; any host when ``host`` is 0.0.0.0/::):
 
 - ``/``: the page (``static/index.html``), ``/static/...``: its JS and CSS, and
   ``/static/plotly.min.js``: Plotly's offline bundle from the ``plotly`` package (no CDN);
@@ -22,13 +23,15 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from ..storage import StoreError
-from . import queries
+from . import DEFAULT_HOST, queries
+from .hosts import HostCheck
 from .index import StudyIndex
 
 PAGE_SIZE = 100
@@ -45,8 +48,10 @@ def plotly_bundle() -> Path:
     return Path(str(path))
 
 
-def create_app(directory: str | Path) -> Starlette:
-    """The dashboard of the study in ``directory``; reads ``directory/study.db`` only."""
+def create_app(directory: str | Path, *, host: str = DEFAULT_HOST) -> Starlette:
+    """The dashboard of the study in ``directory``; reads ``directory/study.db`` only.
+    ``host`` is the address it is served on: requests must name loopback or it in
+    ``Host`` (any name when it is all interfaces, 0.0.0.0 or ::)."""
     path = Path(directory) / "study.db"
     spec = queries.check_store(path)
     db = queries.connect(path)
@@ -128,6 +133,7 @@ def create_app(directory: str | Path) -> Starlette:
             Route("/api/curves", curves),
             Route("/api/poll", poll),
         ],
+        middleware=[Middleware(HostCheck, bind=host)],
         lifespan=lambda app: _closing(db),
     )
     app.state.index = index  # for tests and embedding

@@ -14,7 +14,7 @@ import json
 import math
 import os
 from collections.abc import Iterable, Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -53,6 +53,17 @@ class Setup:
             executor="sequential",
             workers=1,
         )
+
+    def with_workers(self, workers: int | None) -> Setup:
+        """This setup run by ``workers`` segments at once (None: as it is). More than one
+        worker needs processes, so a ``quick`` (sequential) setup then uses the local
+        executor too; one worker keeps the executor it has."""
+        if workers is None:
+            return self
+        if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+            raise ValueError(f"workers must be a whole number >= 1, got {workers!r}")
+        executor = self.executor if workers == 1 else "local"
+        return replace(self, executor=executor, workers=workers)
 
     @property
     def total_iterations(self) -> int:

@@ -30,14 +30,21 @@ class Plan:
     seeds: Sequence[int] = (0, 1, 2)
 
 
-def make_plan(*, quick: bool = False, seeds: int | None = None, steps: int | None = None) -> Plan:
-    """The full plan (6 rates × 2 schedules × 3 seeds, 30 steps of 100 iterations), or the
-    ``quick`` one (2 rates × 2 schedules × 1 seed, 3 steps of 10 iterations on 512
-    examples, sequential executor) that checks the pipeline in seconds."""
+def make_plan(
+    *,
+    quick: bool = False,
+    seeds: int | None = None,
+    steps: int | None = None,
+    workers: int | None = None,
+) -> Plan:
+    """The full plan (6 rates × 2 schedules × 3 seeds, 30 steps of 100 iterations, 2
+    workers), or the ``quick`` one (2 rates × 2 schedules × 1 seed, 3 steps of 10
+    iterations on 512 examples, sequential executor) that checks the pipeline in seconds.
+    ``workers`` overrides the number of segments run at once (``Setup.with_workers``)."""
     if quick:
-        setup = Setup.quick(steps or 3)
+        setup = Setup.quick(steps or 3).with_workers(workers)
         return Plan(setup, lrs=[0.01, 0.1], seeds=tuple(range(seeds or 1)))
-    return Plan(Setup(steps=steps or 30), seeds=tuple(range(seeds or 3)))
+    return Plan(Setup(steps=steps or 30).with_workers(workers), seeds=tuple(range(seeds or 3)))
 
 
 def run_seed(plan: Plan, seed: int, directory: Path) -> list[dict[str, Any]]:

@@ -49,16 +49,17 @@ def make_plan(
     seeds: int | None = None,
     steps: int | None = None,
     population: int | None = None,
+    workers: int | None = None,
 ) -> Plan:
     """The full plan (population 16, 30 steps of 100 iterations, 3 seeds, 2 workers), or the
     ``quick`` one (population 4, 2 steps of 10 iterations on 512 examples, 1 seed,
-    sequential executor)."""
+    sequential executor). ``workers`` overrides the number of segments run at once
+    (``Setup.with_workers``); the timing's overhead estimate divides by it."""
     if quick:
-        setup = Setup.quick(steps or 2)
+        setup = Setup.quick(steps or 2).with_workers(workers)
         return Plan(setup, population=population or 4, seeds=tuple(range(seeds or 1)))
-    return Plan(
-        Setup(steps=steps or 30), population=population or 16, seeds=tuple(range(seeds or 3))
-    )
+    setup = Setup(steps=steps or 30).with_workers(workers)
+    return Plan(setup, population=population or 16, seeds=tuple(range(seeds or 3)))
 
 
 # ----------------------------------------------------------------------------- timing

@@ -97,13 +97,32 @@ def stops_markdown(records: list[StopRecord]) -> str:
         "|---:|---:|---|---|---|",
     ]
     for r in records:
-        pairs = zip(r.details.get("neighbours", []), r.details.get("distances", []), strict=False)
-        near = ", ".join(f"#{n} ({d:.3g})" if n >= 0 else f"prior ({d:.3g})" for n, d in pairs)
+        near = nearest_curves(r.details)
         lines.append(
             f"| {r.trial} | {r.step if r.step is not None else ''} | {r.rule} | "
             f"{r.reason} | {near} |"
         )
     return "\n".join(lines) + "\n"
+
+
+def nearest_curves(details: Mapping) -> str:
+    """An LCM stop's matched curves with their distances: ``#7 (0.02), prior #3 (0.05)``.
+
+    A neighbour is a trial id of this study, or a prior study's curve: ``{"study": dir,
+    "trial": id}`` (stores written before that named it only ``-1``)."""
+    pairs = zip(details.get("neighbours", []), details.get("distances", []), strict=False)
+    return ", ".join(f"{_neighbour_label(n)} ({d:.3g})" for n, d in pairs)
+
+
+def _neighbour_label(neighbour: Any) -> str:
+    if isinstance(neighbour, Mapping):
+        return f"prior #{neighbour.get('trial')}"
+    return f"#{neighbour}" if _own(neighbour) else "prior"
+
+
+def _own(neighbour: Any) -> bool:
+    """Whether a neighbour is a trial of this study (not a prior curve)."""
+    return not isinstance(neighbour, Mapping) and neighbour >= 0
 
 
 # ----------------------------------------------------------------------------- report.html
@@ -181,7 +200,7 @@ def lcm_predictions(records: Iterable[StopRecord]) -> list[Prediction]:
         if r.rule != "lcm" or details.get("predict") == "current" or value is None:
             continue
         pairs = zip(details.get("neighbours", []), details.get("distances", []), strict=False)
-        near = next(((n, d) for n, d in pairs if n >= 0), (None, None))
+        near = next(((n, d) for n, d in pairs if _own(n)), (None, None))
         out.append(Prediction(r.trial, int(r.step or 0), float(value), *near))
     return out
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..events import Event
-from ..lineage import StepRate, copies, followed
+from ..lineage import copies
 from ..space import Choice
 from ..types import History
 from .data import (
@@ -22,7 +22,7 @@ from .data import (
     exploit_rows,
     fate_counts,
     lcm_predictions,
-    member_rates,
+    nearest_curves,
     parameter_axes,
     result_axis,
     state_counts,
@@ -34,9 +34,8 @@ from .report_figures import (
     data_uri,
     fate_colour,
     lcm_matches_figure,
-    lineage_figure,
     parallel_figure,
-    rates_figure,
+    pbt_figures,
 )
 
 
@@ -144,8 +143,7 @@ def stop_table(facts: Facts) -> str:
     head = ["trial", "step", "rule", "reason", "prediction", "nearest complete curves (distance)"]
     rows = []
     for r in facts.stops:
-        pairs = zip(r.details.get("neighbours", []), r.details.get("distances", []), strict=False)
-        near = ", ".join(f"#{n} ({d:.3g})" if n >= 0 else f"prior ({d:.3g})" for n, d in pairs)
+        near = nearest_curves(r.details)
         prediction = r.details.get("prediction") if r.details.get("predict") != "current" else None
         rows.append([f"#{r.trial}", r.step, r.rule, r.reason, _fmt(prediction), near])
     body = _note(f"{len(facts.stops)} trial(s) stopped early") + _table(head, rows)
@@ -189,19 +187,15 @@ def pbt(facts: Facts) -> str:
     log = copies(facts.events)
     if not log:
         return _section("pbt", title, _note("not a PBT study: no member copied another"))
-    history = facts.history
-    path = _best_lineage(history, facts.events)
-    body = _img(data_uri(lineage_figure(history, log, path)), "PBT lineage")
+    figures = pbt_figures(facts.history, facts.events, log)
+    body = _img(data_uri(figures["pbt_lineage"]), "PBT lineage")
     rows = [
         [e.step, f"#{e.trial}", f"#{e.source}", _fmt(e.before), _fmt(e.after)]
         for e in exploit_rows(facts.events)
     ]
     body += _table(["step", "member", "copied from", "lr before", "lr after"], rows)
-    rates = member_rates(history, facts.events)
-    if rates:
-        values = {t.id: history.score(t) for t in history.trials.values()}
-        figure = rates_figure(rates, values, path, history.metric)
-        body += _img(data_uri(figure), "learning rate per member")
+    if "pbt_lr" in figures:
+        body += _img(data_uri(figures["pbt_lr"]), "learning rate per member")
     else:
         body += _note("no member reports or is configured with an lr: no schedules to show")
     return _section("pbt", title, body)
@@ -212,18 +206,6 @@ SECTIONS = (summary, best_curve, curves, stop_table, parameters, grid3d, pbt)
 
 
 # ----------------------------------------------------------------------------- helpers
-
-
-def _best_lineage(history: History, events: Sequence[Event]) -> list[StepRate]:
-    """The rates the best member's weights followed (``curvetune pbt-schedule``), or none
-    when there is no best member yet or it did not report ``lr`` at every step."""
-    best = history.best()
-    if best is None:
-        return []
-    try:
-        return followed(history, events, best.id)
-    except ValueError:
-        return []
 
 
 def _section(anchor: str, title: str, body: str) -> str:

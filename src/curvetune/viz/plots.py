@@ -26,7 +26,7 @@ STATE_COLOURS = {
 
 def plot_best_so_far(anytime: Anytime, history: History, path: Path) -> Path:
     """Save ``best_so_far_figure`` as PNG."""
-    return _save(best_so_far_figure(anytime, history), path)
+    return save_png(best_so_far_figure(anytime, history), path)
 
 
 def best_so_far_figure(anytime: Anytime, history: History) -> Figure:
@@ -65,12 +65,12 @@ def plot_learning_curves(history: History, path: Path) -> Path:
     ax.grid(alpha=0.3)
     if seen:
         ax.legend(fontsize=8)
-    return _save(fig, path)
+    return save_png(fig, path)
 
 
 def plot_space_3d(history: History, names: list[str], log_axes: set[str], path: Path) -> Path:
     """The first three parameters as a 3-D scatter (a cube for a grid), coloured by result."""
-    return _save(space_3d_figure(history, names, log_axes), path)
+    return save_png(space_3d_figure(history, names, log_axes), path)
 
 
 def space_3d_figure(history: History, names: list[str], log_axes: set[str]) -> Figure:
@@ -98,7 +98,8 @@ def space_3d_figure(history: History, names: list[str], log_axes: set[str]) -> F
     return fig
 
 
-def _save(fig: Figure, path: Path) -> Path:
+def save_png(fig: Figure, path: Path) -> Path:
+    """Lay out ``fig`` and write it to ``path`` as PNG (creating the folder)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.tight_layout()
     fig.savefig(path, dpi=110)

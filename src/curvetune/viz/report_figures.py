@@ -1,4 +1,5 @@
-"""The figures only ``report.html`` shows, and how any figure becomes an embedded image.
+"""The figures of ``report.html`` beyond ``plots``' PNGs, and how a figure becomes an
+embedded image; the PBT ones (``pbt_figures``) are also written as PNG files by ``report``.
 
 Like ``plots``, every figure is a ``matplotlib.figure.Figure`` (never pyplot): no global
 state, no GUI backend. ``data_uri`` turns one into a base64 PNG ``data:`` URI, so the page
@@ -17,9 +18,10 @@ from matplotlib.colors import Normalize
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
-from ..lineage import Copy, StepRate
+from ..events import Event
+from ..lineage import Copy, StepRate, copies, followed
 from ..types import History, is_finite
-from .data import Axis, Prediction
+from .data import Axis, Prediction, member_rates
 
 FATE_COLOURS = {
     "completed": "#1f77b4",
@@ -143,6 +145,37 @@ def parallel_figure(axes: Sequence[Axis], result: Axis, values: Sequence[float |
     ax.set_title(f"Parameters vs result ({len(values)} trials)")
     fig.colorbar(_mappable(norm), ax=ax, label=result.name)
     return fig
+
+
+def pbt_figures(
+    history: History, events: Sequence[Event], log: Sequence[Copy] | None = None
+) -> dict[str, Figure]:
+    """A PBT study's figures by file stem: ``pbt_lineage`` (who copied whom) and, when the
+    members report ``lr`` or are configured with one, ``pbt_lr`` (every member's rate and
+    the schedule the best member's weights followed); empty when no member copied another.
+    One source for the page's ``pbt`` section and the report folder's PNG files."""
+    log = copies(events) if log is None else log
+    if not log:
+        return {}
+    path = best_lineage(history, events)
+    figures = {"pbt_lineage": lineage_figure(history, log, path)}
+    rates = member_rates(history, events)
+    if rates:
+        values = {t.id: history.score(t) for t in history.trials.values()}
+        figures["pbt_lr"] = rates_figure(rates, values, path, history.metric)
+    return figures
+
+
+def best_lineage(history: History, events: Sequence[Event]) -> list[StepRate]:
+    """The rates the best member's weights followed (``curvetune pbt-schedule``), or none
+    when there is no best member yet or it did not report ``lr`` at every step."""
+    best = history.best()
+    if best is None:
+        return []
+    try:
+        return followed(history, events, best.id)
+    except ValueError:
+        return []
 
 
 def lineage_figure(history: History, log: Sequence[Copy], path: Sequence[StepRate]) -> Figure:
