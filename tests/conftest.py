@@ -54,3 +54,11 @@ def mpiexec() -> str:
 
     beside = Path(sys.executable).parent / "mpiexec"
     return str(beside) if beside.exists() else shutil.which("mpiexec") or "mpiexec"
+
+
+def one_error_line(capsys) -> str:
+    """The one line a command wrote on stderr (no traceback, nothing else)."""
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1, err
+    assert "Traceback" not in err[0]
+    return err[0]

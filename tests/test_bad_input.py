@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import one_error_line
 from test_cli import write_study
 
 from curvetune.cli import build_parser, main
@@ -18,19 +19,12 @@ from curvetune.space import Float
 from curvetune.study import Study
 
 
-def _one_error_line(capsys) -> str:
-    err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1, err
-    assert "Traceback" not in err[0]
-    return err[0]
-
-
 def test_a_typo_in_the_objective_leaves_the_directory_usable(tmp_path, capsys):
     path, directory = write_study(tmp_path)
     good = path.read_text()
     path.write_text(good.replace("curvetune.testing:synthetic", "curvetune.testin:synthetic"))
     assert main(["run", str(path), "--quiet"]) == 2
-    assert "curvetune.testin" in _one_error_line(capsys)
+    assert "curvetune.testin" in one_error_line(capsys)
     path.write_text(good)
     assert main(["run", str(path), "--quiet"]) == 0
     assert len(Study.load(directory).history) == 4
@@ -56,7 +50,7 @@ def test_a_metric_typo_stops_at_the_first_segment_then_reruns_fixed(tmp_path, ca
     good = path.read_text()
     path.write_text(good.replace('metric = "accuracy"', 'metric = "acc"'))
     assert main(["run", str(path), "--quiet"]) == 2
-    line = _one_error_line(capsys)
+    line = one_error_line(capsys)
     assert "'acc'" in line and "'accuracy'" in line and "'loss'" in line
     path.write_text(good)
     assert main(["run", str(path), "--quiet"]) == 0
@@ -78,7 +72,7 @@ def test_every_trial_failed_is_a_summary_and_a_non_zero_exit(tmp_path, capsys):
 def test_zero_on_the_command_line_is_refused_not_ignored(tmp_path, capsys, flag, value):
     path, directory = write_study(tmp_path)
     assert main(["run", str(path), "--quiet", flag, value]) == 2
-    assert flag in _one_error_line(capsys)
+    assert flag in one_error_line(capsys)
     assert not directory.exists()
 
 
@@ -171,4 +165,4 @@ def test_version_and_help_for_every_argument(capsys):
 
 def test_experiment_takes_workers_and_refuses_zero(capsys):
     assert main(["experiment", "pbt-lr", "--quick", "--workers", "0"]) == 2
-    assert "--workers" in _one_error_line(capsys)
+    assert "--workers" in one_error_line(capsys)

@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import require
+from conftest import one_error_line, require
 from test_cli import write_study
 
 from curvetune.cli import main
@@ -23,13 +23,6 @@ from curvetune.study import Study
 from curvetune.testing import synthetic
 from curvetune.types import TrialState
 from curvetune.worker import SegmentContext, is_unwritable_disk, run_segment
-
-
-def _one_error_line(capsys) -> str:
-    err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1, err
-    assert "Traceback" not in err[0]
-    return err[0]
 
 
 def test_a_full_store_is_one_line_and_nothing_is_lost(tmp_path):
@@ -50,7 +43,7 @@ def test_a_bad_event_row_names_the_file_and_the_row(tmp_path, capsys):
     with sqlite3.connect(directory / "study.db") as db:
         db.execute("UPDATE events SET data = '{not json' WHERE seq = 3")
     assert main(["status", str(directory)]) == 2
-    line = _one_error_line(capsys)
+    line = one_error_line(capsys)
     assert str(directory / "study.db") in line and "event 3" in line
 
 
@@ -153,7 +146,7 @@ def test_a_read_only_study_directory_is_one_line_then_resumes(small_disk, tmp_pa
     capsys.readouterr()
     subprocess.run(["mount", "-o", "remount,ro", str(small_disk)], check=True)
     assert main(["run", str(path), "--quiet"]) == 2
-    line = _one_error_line(capsys)
+    line = one_error_line(capsys)
     assert "read-only" in line and str(directory) in line
     assert main(["status", str(directory)]) == 0  # still readable
     subprocess.run(["mount", "-o", "remount,rw", str(small_disk)], check=True)
@@ -168,7 +161,7 @@ def test_a_full_disk_is_one_line_then_resumes(small_disk, tmp_path, capsys):
     capsys.readouterr()
     filler = _fill(small_disk, leave=0)
     assert main(["run", str(path), "--quiet"]) == 2
-    line = _one_error_line(capsys)
+    line = one_error_line(capsys)
     assert "full" in line and "run the same command again" in line
     filler.unlink()
     assert main(["run", str(path), "--quiet"]) == 0
@@ -187,7 +180,7 @@ def test_checkpoints_on_a_nearly_full_disk_stop_the_study_without_failing_trials
     capsys.readouterr()
     filler = _fill(small_disk, leave=150_000)  # room for the store, not for a checkpoint
     assert main(["run", str(path), "--quiet"]) == 2
-    line = _one_error_line(capsys)
+    line = one_error_line(capsys)
     assert "cannot write checkpoint" in line and "disk is full" in line
     history = Study.load(directory).history
     assert not [t for t in history.trials.values() if t.state is TrialState.FAILED]

@@ -13,6 +13,7 @@ import threading
 import time
 
 import pytest
+from conftest import one_error_line
 from test_cli import write_study
 
 from curvetune.cli import main
@@ -21,19 +22,13 @@ from curvetune.storage import SqliteStore, StudyLock, StudyLockedError
 from curvetune.study import Study
 
 
-def _one_error_line(capsys) -> str:
-    err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1, err
-    return err[0]
-
-
 def test_a_second_controller_is_refused_naming_pid_and_host(tmp_path, capsys):
     path, directory = write_study(tmp_path)
     assert main(["run", str(path), "--quiet", "--trials", "2"]) == 0
     capsys.readouterr()
     with StudyLock(directory):  # another controller holds the study
         assert main(["run", str(path), "--quiet"]) == 2
-        line = _one_error_line(capsys)
+        line = one_error_line(capsys)
         assert f"pid {os.getpid()}" in line and socket.gethostname() in line
         assert "in use by another curvetune run" in line
         # Readers never take the lock.
