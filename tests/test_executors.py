@@ -1,7 +1,10 @@
 """Choosing an executor: names, clear errors, and whole studies on MPI and Dask."""
 
+import os
 import subprocess
 import sys
+import time
+from pathlib import Path
 
 import pytest
 from conftest import mpiexec, require_module
@@ -37,8 +40,8 @@ def test_cli_refuses_bad_executor_settings_in_one_line(tmp_path, capsys):
     assert "segment_timeout must be > 0" in _error_of(["run", str(path)], capsys)
 
 
-def _run_cli(command: list[str], directory) -> Study:
-    subprocess.run(command, check=True, timeout=180, capture_output=True)
+def _run_cli(command: list[str], directory, env=None) -> Study:
+    subprocess.run(command, check=True, timeout=180, capture_output=True, env=env)
     study = Study.load(directory)
     assert len(study.history) == 4
     assert all(t.state is TrialState.COMPLETED for t in study.history.trials.values())
@@ -60,7 +63,57 @@ def test_without_mpiexec_the_mpi_executor_spawns_its_ranks(tmp_path):
     require_module("mpi4py")
     path, directory = write_study(tmp_path, executor="local")
     run = [sys.executable, "-m", "curvetune", "run", str(path), "--quiet", "--executor", "mpi"]
-    _run_cli(run, directory).close()
+    # mpich spawns through the mpiexec on PATH: the one beside this Python, as in a venv.
+    path_with_mpiexec = os.pathsep.join([str(Path(sys.executable).parent), os.environ["PATH"]])
+    _run_cli(run, directory, env={**os.environ, "PATH": path_with_mpiexec}).close()
+
+
+def _path_without_mpiexec() -> str:
+    return os.pathsep.join(
+        d for d in os.environ.get("PATH", "").split(os.pathsep) if not Path(d, "mpiexec").exists()
+    )
+
+
+def _run_without_ranks(tmp_path, path_dirs: list[str], **env) -> subprocess.CompletedProcess:
+    """A spawned-MPI study that cannot get its ranks; returns the finished CLI run."""
+    path, _ = write_study(tmp_path, executor="mpi")
+    env = {**os.environ, **env, "PATH": os.pathsep.join([*path_dirs, _path_without_mpiexec()])}
+    run = [sys.executable, "-m", "curvetune", "run", str(path), "--quiet"]
+    started = time.monotonic()
+    with subprocess.Popen(run, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE) as cli:
+        try:
+            out, err = cli.communicate(timeout=30)
+        finally:
+            cli.kill()
+            # A process that ends without MPI_Finalize leaves its mpich segment behind.
+            Path(f"/dev/shm/mpich_shm_{cli.pid:x}_0").unlink(missing_ok=True)
+    done = subprocess.CompletedProcess(run, cli.returncode, out.decode(), err.decode())
+    assert time.monotonic() - started < 20
+    assert done.returncode == 2, done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1, done.stderr
+    return done
+
+
+@pytest.mark.mpi
+def test_spawning_ranks_without_mpiexec_on_path_is_one_line_not_a_hang(tmp_path):
+    """mpich spawns through mpiexec from PATH; without one it used to abort and hang."""
+    require_module("mpi4py")
+    done = _run_without_ranks(tmp_path, [])
+    assert "cannot spawn ranks: no mpiexec on PATH" in done.stderr
+    assert str(Path(sys.executable).parent) in done.stderr
+
+
+@pytest.mark.mpi
+@pytest.mark.slow
+def test_a_spawn_that_never_answers_is_one_line_not_a_hang(tmp_path):
+    """An mpiexec that exits at once leaves mpich's singleton waiting for it forever."""
+    require_module("mpi4py")
+    fake = tmp_path / "bin" / "mpiexec"
+    fake.parent.mkdir()
+    fake.write_text("#!/bin/sh\nexit 1\n")
+    fake.chmod(0o755)
+    done = _run_without_ranks(tmp_path, [str(fake.parent)], CURVETUNE_MPI_SPAWN_TIMEOUT="2")
+    assert "spawning 2 ranks did not finish in 2 s" in done.stderr
 
 
 @pytest.mark.dask

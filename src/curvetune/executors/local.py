@@ -4,12 +4,19 @@ loky is used rather than ``concurrent.futures.ProcessPoolExecutor`` because it s
 loss of a worker: the segment that was running reports ``TerminatedWorkerError`` (which the
 controller retries from the last checkpoint) and the next submit gets a fresh pool, where
 the standard pool stays broken for good.
+
+Each worker holds a lifeline to this process (``lifeline.py``): a controller killed with
+``kill -9`` takes its workers with it within a second. A run also removes what a killed
+one left in ``/dev/shm``: its directory of segment notes and, where loky's resource
+tracker died too, loky's named semaphores (``sem.loky-PID-*``). The tracker unlinks those
+itself once the last worker is gone, which the lifeline now makes happen.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shutil
 import signal
 import tempfile
@@ -21,7 +28,12 @@ from typing import Any
 from loky import get_reusable_executor
 from loky.process_executor import ShutdownExecutorError, TerminatedWorkerError
 
+from . import lifeline
+
 ABANDON_SECONDS = 10  # the longest to wait for loky to notice a killed worker
+NOTES_PREFIX = "curvetune-pids-"  # + "PID.START-" of the controller + mkdtemp's letters
+_NOTES = re.compile(re.escape(NOTES_PREFIX) + r"(\d+)\.(\d*)-\w+")
+_LOKY_SEMAPHORE = re.compile(r"sem\.loky-(\d+)-\w+")  # loky's SemLock._make_name
 
 
 class LocalExecutor:
@@ -35,16 +47,24 @@ class LocalExecutor:
             "MKL_NUM_THREADS": threads,
             "CURVETUNE_THREADS": threads,
         }
+        self._lifeline = lifeline.controller_token()
+        notes_parent = notes_directory()
+        remove_stale(notes_parent)
+        pid, start, _ = self._lifeline.split(":", 2)
+        prefix = f"{NOTES_PREFIX}{pid}.{start}-"
+        self._pid_dir = Path(tempfile.mkdtemp(prefix=prefix, dir=notes_parent))
         self._pool = self._new_pool()
-        # Memory-backed where there is one: a note per segment must cost next to nothing.
-        shm = "/dev/shm" if os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W_OK) else None
-        self._pid_dir = Path(tempfile.mkdtemp(prefix="curvetune-pids-", dir=shm))
         self._tokens: dict[Future, str] = {}  # segment -> the note its worker writes
         self._count = 0
 
     def _new_pool(self):
         return get_reusable_executor(
-            max_workers=self.workers, timeout=300, reuse=True, env=self._env
+            max_workers=self.workers,
+            timeout=300,
+            reuse=True,
+            env=self._env,
+            initializer=lifeline.watch,
+            initargs=(self._lifeline,),
         )
 
     def submit(self, fn: Callable[..., Any], /, *args: Any) -> Future:
@@ -88,3 +108,44 @@ def _noting_segment(note: tuple[Path, str], fn: Callable[..., Any], *args: Any) 
     directory, token = note
     (directory / str(os.getpid())).write_text(token)
     return fn(*args)
+
+
+def notes_directory() -> Path:
+    """Where the segment notes go: memory-backed where there is one (``/dev/shm``), since a
+    note per segment must cost next to nothing; else the temporary directory."""
+    shm = Path("/dev/shm")
+    return shm if shm.is_dir() and os.access(shm, os.W_OK) else Path(tempfile.gettempdir())
+
+
+def remove_stale(directory: Path) -> list[Path]:
+    """Remove what killed controllers left in ``directory`` (``/dev/shm``): segment-note
+    directories and loky semaphores whose creating process is gone. Only this user's, and
+    only names of ours or loky's; returns what was removed.
+
+    A note directory's name carries its controller's start time, so a later process that
+    got the same id does not keep it. A semaphore's name carries only the id: one whose id
+    was reused stays until that process is gone too. Unlinking a semaphore's name never
+    disturbs a process that still has it open.
+    """
+    removed: list[Path] = []
+    uid = os.getuid() if hasattr(os, "getuid") else None
+    try:
+        entries = list(directory.iterdir())
+    except OSError:
+        return removed
+    for entry in entries:
+        notes, semaphore = _NOTES.fullmatch(entry.name), _LOKY_SEMAPHORE.fullmatch(entry.name)
+        token = f"{notes[1]}:{notes[2]}:" if notes else f"{semaphore[1]}::" if semaphore else None
+        try:
+            if token is None or lifeline.alive(token):
+                continue
+            if uid is not None and entry.lstat().st_uid != uid:
+                continue
+            if notes:
+                shutil.rmtree(entry)
+            else:
+                entry.unlink()
+        except OSError:
+            continue  # gone meanwhile, or not ours to remove
+        removed.append(entry)
+    return removed
