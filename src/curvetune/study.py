@@ -161,7 +161,7 @@ class Study:
         if not self.store.has_results():
             with self._lock():  # never under a controller that is running it
                 self.store.reset(mine)
-            if self.checkpoints is not None:
+            if self.directory is not None:
                 self.checkpoints.gc({})
             return
         key = changed[0]
@@ -211,13 +211,15 @@ class Study:
         Only one run at a time may write a study directory: a second one raises
         ``StudyLockedError`` naming the process that holds it.
         """
+        if isinstance(trials, bool) or not isinstance(trials, int) or trials < 1:
+            raise ValueError(f"trials must be a whole number >= 1, got {trials!r}")
         with self._lock():
             if self.store.last_seq() != self._seen_seq:  # another run wrote since we read
                 self._load_history()
-            return self._optimize(
+            self._run(
                 trials=trials,
-                searcher=searcher,
-                scheduler=scheduler,
+                searcher=make_searcher(searcher) if isinstance(searcher, str) else searcher,
+                scheduler=make_scheduler(scheduler) if isinstance(scheduler, str) else scheduler,
                 executor=executor,
                 workers=workers,
                 max_retries=max_retries,
@@ -225,26 +227,24 @@ class Study:
                 listener=listener,
                 progress=progress,
             )
+        return self.history
 
-    def _optimize(
+    def _run(
         self,
         *,
-        trials,
-        searcher,
-        scheduler,
-        executor,
-        workers,
-        max_retries,
-        segment_timeout,
-        listener,
-        progress,
-    ) -> History:
-        if isinstance(trials, bool) or not isinstance(trials, int) or trials < 1:
-            raise ValueError(f"trials must be a whole number >= 1, got {trials!r}")
+        trials: int,
+        searcher: Searcher,
+        scheduler: Scheduler,
+        executor: str | Executor,
+        workers: int | None,
+        max_retries: int,
+        segment_timeout: float | None,
+        listener: Listener | None,
+        progress: bool | Console,
+    ) -> None:
+        """Check everything that can be checked before a trial exists, then run."""
         objective = self._callable or load_objective(self.spec.objective)  # must import
         self._check_settings(objective)
-        searcher = make_searcher(searcher) if isinstance(searcher, str) else searcher
-        scheduler = make_scheduler(scheduler) if isinstance(scheduler, str) else scheduler
         check = getattr(scheduler, "check_study", None)  # a scheduler's own budget rules
         if check is not None:
             check(
@@ -281,7 +281,6 @@ class Study:
         finally:
             if owned:
                 pool.shutdown(wait=False, cancel_futures=True)
-        return self.history
 
     def _check_settings(self, objective: Objective) -> None:
         """Let an objective refuse bad settings before any trial starts: one that can check
