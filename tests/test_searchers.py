@@ -101,12 +101,21 @@ def run_grid(searcher, space, h, rng, extra=None):
     return proposed
 
 
+def grid_order(space, points=3, shuffle=False):
+    """The searcher's full proposal order, from an uninterrupted run on an empty history."""
+    return run_grid(GridSearcher(points=points, shuffle=shuffle), space, history(), None)
+
+
 def test_grid_yields_every_point_once_then_none():
     h, rng = history(), np.random.default_rng(0)
     searcher = GridSearcher(points=4)
     proposed = run_grid(searcher, SPACE3, h, rng, extra={"epochs": 3})  # extra fixed keys
-    assert proposed == SPACE3.grid(4)
+    assert sorted(map(key, proposed)) == sorted(map(key, SPACE3.grid(4)))
     assert len({key(c) for c in proposed}) == 64
+    assert proposed[0] == SPACE3.grid(4)[0]
+    # Interleaved, not Space.grid's order: the first 4 points take all 4 values of each axis.
+    assert proposed != SPACE3.grid(4)
+    assert all(len({c[name] for c in proposed[:4]}) == 4 for name in SPACE3.names)
     assert searcher.suggest(SPACE3, h, rng) is None
     assert searcher.suggest(SPACE3, h, rng) is None
 
@@ -118,9 +127,9 @@ def test_grid_is_pure_until_the_trial_is_recorded():
 
 
 def test_grid_resumes_from_a_history():
-    grid = SPACE3.grid(3)
+    order = grid_order(SPACE3)
     h = history()
-    done = grid[:5] + grid[9:12] + grid[-1:]
+    done = order[:5] + order[9:12] + order[-1:]
     for config in done:
         put(h, {**config, "seed_offset": 1}, value=0.5)
     put(h, {"opt": "z", "width": 1, "lr": 0.0})  # foreign trials, not on the grid
@@ -128,21 +137,21 @@ def test_grid_resumes_from_a_history():
     put(h, {"opt": ["a"], "width": 1, "lr": 0.0})  # unhashable value
     searcher = GridSearcher()  # a fresh instance: nothing cached
     proposed = run_grid(searcher, SPACE3, h, np.random.default_rng(0))
-    assert proposed == [c for c in grid if c not in done]
+    assert proposed == [c for c in order if c not in done]
 
 
 def test_grid_notices_trials_it_did_not_create_and_new_histories():
-    grid = SPACE3.grid(3)
+    order = grid_order(SPACE3)
     h, rng = history(), np.random.default_rng(0)
     searcher = GridSearcher()
-    assert searcher.suggest(SPACE3, h, rng) == grid[0]
-    put(h, grid[1])  # someone else ran the second point
-    put(h, grid[0])
-    assert searcher.suggest(SPACE3, h, rng) == grid[2]
+    assert searcher.suggest(SPACE3, h, rng) == order[0]
+    put(h, order[1])  # someone else ran the second point
+    put(h, order[0])
+    assert searcher.suggest(SPACE3, h, rng) == order[2]
     # A different history (a resumed study) is recounted from scratch.
     h2 = history()
-    put(h2, grid[0])
-    assert searcher.suggest(SPACE3, h2, rng) == grid[1]
+    put(h2, order[0])
+    assert searcher.suggest(SPACE3, h2, rng) == order[1]
     # A different space rebuilds the grid.
     small = Space({"x": Choice([1, 2])})
     assert run_grid(searcher, small, history(), rng) == [{"x": 1}, {"x": 2}]

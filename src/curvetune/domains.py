@@ -13,9 +13,10 @@ described in ``curvetune.space``, which re-exports everything here.
 from __future__ import annotations
 
 import math
+import operator
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, overload
 
 import numpy as np
 
@@ -146,10 +147,13 @@ class Float:
     def grid(self, default_points: int = 3) -> tuple[float, ...]:
         """Grid values: every step if ``step``, else ``points`` values (``default_points`` when
         unset) spread evenly (in log space if ``log``), both ends included."""
+        return tuple(self.grid_axis(default_points))
+
+    def grid_axis(self, default_points: int = 3) -> Sequence[float]:
+        """``grid``'s values as a sequence; a step lattice computes each value from its index,
+        so a fine one (``step=1e-9``) is neither built to be counted nor to be indexed."""
         if self.step is not None:
-            return tuple(
-                min(_snap(self.low + k * self.step), self.high) for k in range(self._steps + 1)
-            )
+            return _Lattice(self.low, self.step, self._steps + 1, self.high)
         _check_default_points(default_points)
         n = self.points if self.points is not None else default_points
         inner = (self._a + self._width * i / (n - 1) for i in range(1, n - 1))
@@ -183,6 +187,35 @@ def _numeric_json(kind: str, domain: Float | Int) -> dict[str, Any]:
     if domain.points is not None:
         out["points"] = domain.points
     return out
+
+
+class _Lattice(Sequence[float]):
+    """A Float's step grid, ``min(snap(low + k * step), high)`` for k in [0, count): each value
+    is computed from its index, the same way ``Float.grid`` lists them."""
+
+    __slots__ = ("_count", "_high", "_low", "_step")
+
+    def __init__(self, low: float, step: float, count: int, high: float) -> None:
+        self._low, self._step, self._count, self._high = low, step, count, high
+
+    def __len__(self) -> int:
+        return self._count
+
+    @overload
+    def __getitem__(self, index: int) -> float: ...
+    @overload
+    def __getitem__(self, index: slice) -> tuple[float, ...]: ...
+    def __getitem__(self, index: int | slice) -> float | tuple[float, ...]:
+        if isinstance(index, slice):
+            return tuple(self[k] for k in range(self._count)[index])
+        k = operator.index(index)
+        k = k + self._count if k < 0 else k
+        if not 0 <= k < self._count:
+            raise IndexError(f"lattice index {index} out of range for {self._count} values")
+        return min(_snap(self._low + k * self._step), self._high)
+
+    def __repr__(self) -> str:
+        return f"_Lattice(low={self._low!r}, step={self._step!r}, count={self._count})"
 
 
 # ----------------------------------------------------------------------------- Int
@@ -278,12 +311,17 @@ class Int:
         """Grid values: every step if ``step``; every integer if there are no more than
         ``points`` of them; else ``points`` values spread evenly (in log space if ``log``),
         rounded and deduplicated (so a log grid may hold fewer)."""
+        return tuple(self.grid_axis(default_points))
+
+    def grid_axis(self, default_points: int = 3) -> Sequence[int]:
+        """``grid``'s values as a sequence; every step or every integer is a ``range``, so a
+        wide one (``Int(0, 10**12, step=1)``) is neither built to be counted nor to be indexed."""
         if self.step is not None:
-            return tuple(range(self.low, self.high + 1, self.step))
+            return range(self.low, self.high + 1, self.step)
         _check_default_points(default_points)
         n = self.points if self.points is not None else default_points
         if self._count <= n:
-            return tuple(range(self.low, self.high + 1))
+            return range(self.low, self.high + 1)
         if self.log:
             a, b = math.log(self.low), math.log(self.high)
             spread = (math.exp(a + (b - a) * i / (n - 1)) for i in range(n))
@@ -361,6 +399,10 @@ class Choice:
 
     def grid(self, default_points: int = 3) -> tuple[JsonScalar, ...]:
         """Every value, in the given order (``default_points`` does not apply)."""
+        return self.values
+
+    def grid_axis(self, default_points: int = 3) -> Sequence[JsonScalar]:
+        """The same values as ``grid`` (a Choice's list is small: it was written out)."""
         return self.values
 
     def contains(self, value: object) -> bool:

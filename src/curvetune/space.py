@@ -15,7 +15,7 @@ from __future__ import annotations
 import itertools
 import math
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -144,13 +144,19 @@ class Space(Mapping[str, Domain]):
         return {name: f(u) for name, f, u in zip(self._names, fns, units, strict=False)}
 
     def grid(self, default_points: int = 3) -> list[dict[str, Any]]:
-        """The full factorial grid; the first parameter varies slowest."""
-        axes = [domain.grid(default_points) for _, domain in self._items]
+        """The full factorial grid, built as a list; the first parameter varies slowest. Its
+        size is the product of the axes' sizes: a searcher indexes ``grid_axes`` instead."""
+        axes = self.grid_axes(default_points)
         return [dict(zip(self._names, values, strict=True)) for values in itertools.product(*axes)]
 
+    def grid_axes(self, default_points: int = 3) -> tuple[Sequence[Any], ...]:
+        """Each parameter's grid values, in space order, as sequences that need not hold their
+        values (a step lattice is computed per index): a grid point is one index per axis."""
+        return tuple(domain.grid_axis(default_points) for _, domain in self._items)
+
     def grid_size(self, default_points: int = 3) -> int:
-        """How many points ``grid(default_points)`` holds, without building it."""
-        return math.prod(len(domain.grid(default_points)) for _, domain in self._items)
+        """How many points ``grid(default_points)`` holds, without building it or an axis."""
+        return math.prod(len(axis) for axis in self.grid_axes(default_points))
 
     def contains(self, config: Mapping[str, Any]) -> bool:
         """Whether ``config`` gives every parameter a value inside its domain."""
