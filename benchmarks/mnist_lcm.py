@@ -63,6 +63,7 @@ def run_study(
         )
         began = time.perf_counter()
         history = study.optimize(
+            progress=False,
             trials=trials,
             searcher="random",
             scheduler=make_scheduler(scheduler),

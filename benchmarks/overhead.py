@@ -103,7 +103,9 @@ def run_study(
     try:
         gc.collect()
         began = time.perf_counter()
-        study.optimize(trials=trials, scheduler=FIFOScheduler(segment=1), executor=executor)
+        study.optimize(
+            progress=False, trials=trials, scheduler=FIFOScheduler(segment=1), executor=executor
+        )
         seconds = time.perf_counter() - began
         if len(study.trials) != trials:
             raise RuntimeError(f"expected {trials} trials, the study has {len(study.trials)}")

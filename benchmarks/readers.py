@@ -91,7 +91,9 @@ def lcm_study(directory: Path) -> Path:
     )
     scheduler = make_scheduler("lcm", min_complete=5)
     with open(os.devnull, "w") as sink, quiet(sink):
-        study.optimize(trials=REPORT_TRIALS, scheduler=scheduler, executor="sequential")
+        study.optimize(
+            progress=False, trials=REPORT_TRIALS, scheduler=scheduler, executor="sequential"
+        )
     study.close()
     return directory
 

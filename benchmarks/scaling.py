@@ -183,7 +183,11 @@ def _curvetune(executor, workers: int, seconds: float, steps: int) -> dict:
         )
         cpu, start = time.process_time(), time.perf_counter()
         created.optimize(
-            trials=workers, searcher="random", scheduler=FIFOScheduler(segment=1), executor=executor
+            progress=False,
+            trials=workers,
+            searcher="random",
+            scheduler=FIFOScheduler(segment=1),
+            executor=executor,
         )
         wall, cpu = time.perf_counter() - start, time.process_time() - cpu
         assert all(t.step == steps for t in created.history.trials.values())

@@ -169,7 +169,7 @@ def study_run(epochs: int, device: torch.device, workdir: Path) -> list[float]:
         directory=workdir / "study",
     )
     try:
-        study.optimize(trials=1, scheduler="fifo", executor="sequential")
+        study.optimize(progress=False, trials=1, scheduler="fifo", executor="sequential")
         (trial,) = study.trials
         if trial.state.value != "completed":
             raise RuntimeError(f"study trial ended {trial.state.value}: {trial.reason}")

@@ -72,7 +72,11 @@ def simulate(
     timed = TimedScheduler(scheduler)
     executor = SimulatedExecutor(workers=workers)
     study.optimize(
-        trials=len(order), searcher=TableOrder(order), scheduler=timed, executor=executor
+        progress=False,
+        trials=len(order),
+        searcher=TableOrder(order),
+        scheduler=timed,
+        executor=executor,
     )
     return Run(
         study.history,

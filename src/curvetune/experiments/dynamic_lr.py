@@ -65,6 +65,7 @@ def run_seed(plan: Plan, seed: int, directory: Path) -> list[dict[str, Any]]:
     )
     try:
         history = study.optimize(
+            progress=False,
             trials=len(plan.lrs) * len(SCHEDULES),
             searcher="grid",
             scheduler="fifo",

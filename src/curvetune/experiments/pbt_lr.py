@@ -133,6 +133,7 @@ def run_pbt(plan: Plan, seed: int, directory: Path) -> dict[str, Any]:
         begin, cpu = time.perf_counter(), time.process_time()
         with timer.active():
             history = study.optimize(
+                progress=False,
                 trials=plan.population,
                 searcher="random",
                 scheduler=scheduler,
@@ -230,6 +231,7 @@ def run_baseline(plan: Plan, seed: int, directory: Path, method: str) -> list[di
     study = _study(plan, seed, directory, fixed)
     try:
         history = study.optimize(
+            progress=False,
             trials=plan.population,
             searcher="random",
             scheduler="fifo",
