@@ -42,6 +42,8 @@ def test_python_api_example_runs(tmp_path, monkeypatch):
 
 def test_every_example_study_file_is_valid():
     from curvetune.config import load_study_file
+    from curvetune.study import Study
+    from curvetune.worker import load_objective
 
     examples = sorted((ROOT / "examples").glob("*.toml"))
     assert len(examples) >= 4
@@ -49,3 +51,5 @@ def test_every_example_study_file_is_valid():
         plan = load_study_file(path)
         plan.make_scheduler()
         assert plan.trials >= 1
+        # The objective's own checks (keys, schedule keys) pass before any trial.
+        Study(plan.spec)._check_settings(load_objective(plan.spec.objective))
