@@ -52,6 +52,7 @@ def test_a_metric_typo_stops_at_the_first_segment_then_reruns_fixed(tmp_path, ca
     assert main(["run", str(path), "--quiet"]) == 2
     line = one_error_line(capsys)
     assert "'acc'" in line and "'accuracy'" in line and "'loss'" in line
+    assert "did you mean 'accuracy'?" in line
     path.write_text(good)
     assert main(["run", str(path), "--quiet"]) == 0
     assert Study.load(directory).history.best() is not None

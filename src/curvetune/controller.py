@@ -8,6 +8,7 @@ from the store and continued (``Controller`` on a store that already has events 
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import queue
 import time
 from collections import deque
@@ -445,9 +446,13 @@ class Controller:
             self._metric_seen = True
             return
         names = sorted({name for report in result.reports for name in report.metrics})
+        metric = self.history.metric
+        close = [n for n in names if n.startswith(metric) or metric.startswith(n)]
+        close = close or difflib.get_close_matches(metric, names, n=1, cutoff=0.5)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
         raise StudyHalted(
             f"the objective reports {', '.join(map(repr, names))} but not the study's metric "
-            f"{self.history.metric!r}; fix 'metric' and run the same command again"
+            f"{self.history.metric!r}{hint}; fix 'metric' and run the same command again"
         )
 
     def _check_checkpoint(self, result: SegmentResult) -> None:
