@@ -230,10 +230,10 @@ def test_a_new_local_executor_removes_what_a_killed_controller_left():
     stale = [
         directory / f"curvetune-pids-{dead.pid}.123-{tag}",
         directory / f"curvetune-pids-{me}.{int(start) + 1}-{tag}",  # our id, reused
-        directory / f"sem.loky-{dead.pid}-{tag}",
     ]
     kept = [
         directory / f"curvetune-pids-{me}.{start}-{tag}",  # a live controller's
+        directory / f"sem.loky-{dead.pid}-{tag}",  # loky's tracker's to remove
         directory / f"sem.loky-{me}-{tag}",
         directory / f"curvetune-pidsfoo-{dead.pid}.1-{tag}",  # not a name of ours
     ]

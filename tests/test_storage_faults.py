@@ -198,3 +198,34 @@ def test_checkpoints_on_a_nearly_full_disk_stop_the_study_without_failing_trials
         ).stdout
     )
     assert summary["checkpoint"] is not None
+
+
+def test_a_full_disk_under_the_objectives_own_files_stays_the_trials_error(tmp_path):
+    def train(config, ctx):
+        raise OSError(errno.ENOSPC, "No space left on device", str(tmp_path / "cache.npz"))
+
+    out = tmp_path / "c" / "0" / "1"
+    result = run_segment(train, {}, SegmentContext(0, 1, 0, 1, None, str(out)))
+    assert result.status == "error" and "cache.npz" in result.error
+
+
+def test_a_study_opened_to_look_refuses_to_run_in_one_line(make_study):
+    study = make_study()
+    study.optimize(trials=1, executor="sequential", progress=False)
+    looked = Study.load(study.directory)
+    with pytest.raises(StoreError, match=r"opened read-only; to continue it use Study.load"):
+        looked.optimize(trials=2, executor="sequential", progress=False)
+
+
+def test_a_file_system_without_flock_runs_unlocked_with_a_note(tmp_path, monkeypatch):
+    import fcntl
+
+    from curvetune.notes import StudyNote
+    from curvetune.storage import StudyLock
+
+    def no_flock(fd, operation):
+        raise OSError(errno.ENOLCK, "No locks available")
+
+    monkeypatch.setattr(fcntl, "flock", no_flock)
+    with pytest.warns(StudyNote, match="cannot lock files"):
+        StudyLock(tmp_path).acquire()

@@ -369,6 +369,9 @@ class Controller:
             )
         ]
         if result.status == "unwritable":
+            # Store what is pending first: that deletes the checkpoints it supersedes, which
+            # may be just the room the retry needs.
+            self._flush()
             self._on_lost(job, job.charged + 1.0, result.error, halt=True)
             return
         if result.status == "ok":

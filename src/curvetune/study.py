@@ -94,6 +94,7 @@ class Study:
     ) -> None:
         self.spec = spec
         self.directory = Path(directory) if directory is not None else None
+        self.readonly = readonly
         self._callable = objective
         self._scratch: tempfile.TemporaryDirectory | None = None  # in-memory checkpoints
         if self.directory is None:
@@ -146,7 +147,7 @@ class Study:
             raise StoreError(f"{directory} holds no study yet")
         return cls(StudySpec.from_json(stored), directory=directory, readonly=readonly)
 
-    def _adopt_spec(self) -> None:
+    def _adopt_spec(self, *, locked: bool = False) -> None:
         """Store the spec of a new study; check it against a stored one. A study that has
         no results yet takes a corrected description (its untrained trials are forgotten):
         fixing a typo in the objective or the metric must not need a new directory."""
@@ -159,10 +160,11 @@ class Study:
         if not changed:
             return
         if not self.store.has_results():
-            with self._lock():  # never under a controller that is running it
+            # Never under a controller that is running it.
+            with contextlib.nullcontext() if locked else self._lock():
                 self.store.reset(mine)
-            if self.directory is not None:
-                self.checkpoints.gc({})
+                if self.directory is not None:
+                    self.checkpoints.gc({})
             return
         key = changed[0]
         raise StudyMismatchError(
@@ -213,20 +215,31 @@ class Study:
         """
         if isinstance(trials, bool) or not isinstance(trials, int) or trials < 1:
             raise ValueError(f"trials must be a whole number >= 1, got {trials!r}")
-        with self._lock():
-            if self.store.last_seq() != self._seen_seq:  # another run wrote since we read
-                self._load_history()
-            self._run(
-                trials=trials,
-                searcher=make_searcher(searcher) if isinstance(searcher, str) else searcher,
-                scheduler=make_scheduler(scheduler) if isinstance(scheduler, str) else scheduler,
-                executor=executor,
-                workers=workers,
-                max_retries=max_retries,
-                segment_timeout=segment_timeout,
-                listener=listener,
-                progress=progress,
+        if self.readonly:
+            raise StoreError(
+                f"{self.directory} was opened read-only; to continue it use "
+                f"Study.load({str(self.directory)!r}, readonly=False)"
             )
+        with self._lock():
+            self._adopt_spec(locked=True)  # another run may have described it anew
+            if self.store.last_seq() != self._seen_seq:  # or written to it
+                self._load_history()
+            try:
+                self._run(
+                    trials=trials,
+                    searcher=make_searcher(searcher) if isinstance(searcher, str) else searcher,
+                    scheduler=make_scheduler(scheduler)
+                    if isinstance(scheduler, str)
+                    else scheduler,
+                    executor=executor,
+                    workers=workers,
+                    max_retries=max_retries,
+                    segment_timeout=segment_timeout,
+                    listener=listener,
+                    progress=progress,
+                )
+            finally:
+                self._seen_seq = self.store.last_seq()
         return self.history
 
     def _run(
@@ -271,7 +284,7 @@ class Study:
                     executor=pool,
                     store=self.store,
                     history=self.history,
-                    checkpoints=self.checkpoints,
+                    checkpoints=self._checkpoints_for(pool),
                     seed=self.spec.seed,
                     n_trials=trials,
                     max_retries=max_retries,
@@ -281,6 +294,18 @@ class Study:
         finally:
             if owned:
                 pool.shutdown(wait=False, cancel_futures=True)
+
+    def _checkpoints_for(self, executor: Executor) -> CheckpointStore | None:
+        """The study's checkpoints; for an in-memory study a temporary directory, unless the
+        executor may run segments on other machines, which could not read it (those
+        trials then retrain each segment from scratch: give the study a directory)."""
+        if self.directory is not None or _same_host(executor):
+            return self.checkpoints
+        note(
+            "an in-memory study on an executor that may span machines keeps no checkpoints, "
+            "so every segment retrains from step 0; give the study a directory"
+        )
+        return None
 
     def _check_settings(self, objective: Objective) -> None:
         """Let an objective refuse bad settings before any trial starts: one that can check
@@ -313,6 +338,18 @@ class Study:
     def __repr__(self) -> str:
         where = self.directory or "in memory"
         return f"<Study {self.spec.objective} at {where}: {self.history}>"
+
+
+def _same_host(executor: Executor) -> bool:
+    """Whether every segment runs on this machine (so a local temporary directory serves)."""
+    from .executors.sequential import SequentialExecutor
+    from .executors.simulated import SimulatedExecutor
+
+    if isinstance(executor, SequentialExecutor | SimulatedExecutor):
+        return True
+    from .executors.local import LocalExecutor
+
+    return isinstance(executor, LocalExecutor)
 
 
 def _display(history: History, trials: int, progress: bool | Console) -> StudyProgress | None:

@@ -94,7 +94,8 @@ def run_segment(
         status, error = "diverged", str(exc)
     except Exception as exc:
         status, error = "error", traceback.format_exc()
-        if ctx.checkpoint_out is not None and is_unwritable_disk(exc):
+        tree = None if ctx.checkpoint_out is None else str(Path(ctx.checkpoint_out).parents[1])
+        if tree is not None and is_unwritable_disk(exc, tree):
             status, error = "unwritable", _one_line(exc, ctx.checkpoint_out)
     checkpoint = ctx.checkpoint_out
     if checkpoint is not None and (status != "ok" or not _has_files(checkpoint)):
@@ -118,27 +119,51 @@ _DISK_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS}
 _WRITER_PHRASES = ("unexpected pos", "PytorchStreamWriter failed", "file write failed")
 
 
-def is_unwritable_disk(exc: BaseException) -> bool:
-    """Whether ``exc`` (or what caused it) says the disk refused a write."""
+def is_unwritable_disk(exc: BaseException, checkpoints: str | None = None) -> bool:
+    """Whether ``exc`` (or what caused it) says the disk refused a write of a checkpoint:
+    ENOSPC, EDQUOT or EROFS on a file under ``checkpoints`` (or on no named file, as a
+    failed ``write`` reports it), or torch's checkpoint writer failing. A full disk under
+    the objective's own files (a data cache, a log) stays the trial's error."""
+    return _disk_refusal(exc, checkpoints) is not None
+
+
+def _disk_refusal(exc: BaseException, checkpoints: str | None) -> BaseException | None:
     seen: set[int] = set()
-    while exc is not None and id(exc) not in seen:
-        seen.add(id(exc))
-        if isinstance(exc, OSError) and exc.errno in _DISK_ERRNOS:
-            return True
-        if isinstance(exc, RuntimeError) and any(p in str(exc) for p in _WRITER_PHRASES):
-            return True
-        exc = exc.__cause__ or exc.__context__
-    return False
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, OSError) and current.errno in _DISK_ERRNOS:
+            if _under(current.filename, checkpoints):
+                return current
+        elif isinstance(current, RuntimeError) and any(
+            phrase in str(current) for phrase in _WRITER_PHRASES
+        ):
+            return current
+        current = current.__cause__ or current.__context__
+    return None
+
+
+def _under(filename: object, root: str | None) -> bool:
+    if filename is None or root is None:
+        return True
+    try:
+        return Path(os.fsdecode(filename)).resolve().is_relative_to(Path(root).resolve())
+    except (TypeError, ValueError, OSError):
+        return False
 
 
 def _one_line(exc: BaseException, checkpoint_out: str) -> str:
-    first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+    """What could not be written, how much room is left, and what the disk said."""
+    refusal = _disk_refusal(exc, None) or exc
+    first = (str(refusal).strip().splitlines() or [type(refusal).__name__])[0]
+    where = Path(checkpoint_out)
+    while not where.exists() and where != where.parent:
+        where = where.parent
     try:
-        free = shutil.disk_usage(Path(checkpoint_out).parent.parent).free
-        room = f"{free / 2**20:.1f} MiB free"
+        room = f"{shutil.disk_usage(where).free / 2**20:.1f} MiB free"
     except OSError:
         room = "free space unknown"
-    return f"cannot write checkpoint {checkpoint_out} ({room}): {type(exc).__name__}: {first}"
+    return f"cannot write checkpoint {checkpoint_out} ({room}): {type(refusal).__name__}: {first}"
 
 
 def _has_files(directory: str) -> bool:

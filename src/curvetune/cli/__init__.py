@@ -47,7 +47,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         with _terminate_as_interrupt():
             return COMMANDS[args.command](args, console)
     except KeyboardInterrupt as exc:
-        console.print("interrupted: run the same command again to continue the study")
+        if _rank() == "0":  # under mpiexec every rank was interrupted; one says so
+            console.print("interrupted: run the same command again to continue the study")
         return 143 if isinstance(exc, Terminated) else 130
     except (UsageError, ValueError, OSError, MissingExtraError) as exc:
         _print_error(exc)
@@ -102,6 +103,10 @@ def _print_notes_as_lines() -> None:
 
 def _print_error(exc: BaseException) -> None:
     """One line on stderr; under mpiexec only rank 0 says it (every rank hit the same)."""
-    rank = os.environ.get("PMI_RANK") or os.environ.get("OMPI_COMM_WORLD_RANK") or "0"
-    if rank == "0":
+    if _rank() == "0":
         print(f"curvetune: error: {exc}", file=sys.stderr)
+
+
+def _rank() -> str:
+    """This process's MPI rank under mpiexec ("0" when not under MPI)."""
+    return os.environ.get("PMI_RANK") or os.environ.get("OMPI_COMM_WORLD_RANK") or "0"

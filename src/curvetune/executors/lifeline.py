@@ -67,8 +67,8 @@ def watch(token: str, *, interval: float = INTERVAL) -> threading.Thread | None:
     """Start this process's lifeline thread, which ends the process once the controller the
     token names is gone. At most one per process (a second call returns the first); none
     when the controller runs on another host. Used as a pool ``initializer``."""
-    if token.split(":", 2)[2] != socket.gethostname():
-        return None
+    if token.split(":", 2)[2] != socket.gethostname() or os.name == "nt":
+        return None  # another host; or Windows, where os.kill(pid, 0) sends a Ctrl-C
     for thread in threading.enumerate():
         if thread.name == THREAD_NAME:
             return thread

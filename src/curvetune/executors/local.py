@@ -6,10 +6,11 @@ controller retries from the last checkpoint) and the next submit gets a fresh po
 the standard pool stays broken for good.
 
 Each worker holds a lifeline to this process (``lifeline.py``): a controller killed with
-``kill -9`` takes its workers with it within a second. A run also removes what a killed
-one left in ``/dev/shm``: its directory of segment notes and, where loky's resource
-tracker died too, loky's named semaphores (``sem.loky-PID-*``). The tracker unlinks those
-itself once the last worker is gone, which the lifeline now makes happen.
+``kill -9`` takes its workers with it within a second, and loky's resource tracker then
+unlinks the pool's named semaphores (``sem.loky-PID-*``) itself. A run also removes the
+directory of segment notes a killed one left in ``/dev/shm``. Semaphores are left to the
+tracker: one whose creator looks dead may belong to a live pool in another pid namespace
+that shares ``/dev/shm``, and a worker it respawns opens them by name.
 """
 
 from __future__ import annotations
@@ -33,7 +34,6 @@ from . import lifeline
 ABANDON_SECONDS = 10  # the longest to wait for loky to notice a killed worker
 NOTES_PREFIX = "curvetune-pids-"  # + "PID.START-" of the controller + mkdtemp's letters
 _NOTES = re.compile(re.escape(NOTES_PREFIX) + r"(\d+)\.(\d*)-\w+")
-_LOKY_SEMAPHORE = re.compile(r"sem\.loky-(\d+)-\w+")  # loky's SemLock._make_name
 
 
 class LocalExecutor:
@@ -106,7 +106,8 @@ def _noting_segment(note: tuple[Path, str], fn: Callable[..., Any], *args: Any) 
     """Runs in the worker: note which segment this process runs (a file named by the pid,
     overwritten in place: cheaper than a file per segment), then run it."""
     directory, token = note
-    (directory / str(os.getpid())).write_text(token)
+    with contextlib.suppress(OSError):  # without its note a hung segment is only retried
+        (directory / str(os.getpid())).write_text(token)
     return fn(*args)
 
 
@@ -118,14 +119,10 @@ def notes_directory() -> Path:
 
 
 def remove_stale(directory: Path) -> list[Path]:
-    """Remove what killed controllers left in ``directory`` (``/dev/shm``): segment-note
-    directories and loky semaphores whose creating process is gone. Only this user's, and
-    only names of ours or loky's; returns what was removed.
-
-    A note directory's name carries its controller's start time, so a later process that
-    got the same id does not keep it. A semaphore's name carries only the id: one whose id
-    was reused stays until that process is gone too. Unlinking a semaphore's name never
-    disturbs a process that still has it open.
+    """Remove the segment-note directories that killed controllers left in ``directory``
+    (``/dev/shm``): names of ours whose controller is gone, owned by this user. Returns
+    what was removed. A name carries its controller's start time, so a later process that
+    got the same id does not keep it.
     """
     removed: list[Path] = []
     uid = os.getuid() if hasattr(os, "getuid") else None
@@ -134,17 +131,13 @@ def remove_stale(directory: Path) -> list[Path]:
     except OSError:
         return removed
     for entry in entries:
-        notes, semaphore = _NOTES.fullmatch(entry.name), _LOKY_SEMAPHORE.fullmatch(entry.name)
-        token = f"{notes[1]}:{notes[2]}:" if notes else f"{semaphore[1]}::" if semaphore else None
+        notes = _NOTES.fullmatch(entry.name)
         try:
-            if token is None or lifeline.alive(token):
+            if notes is None or lifeline.alive(f"{notes[1]}:{notes[2]}:"):
                 continue
             if uid is not None and entry.lstat().st_uid != uid:
                 continue
-            if notes:
-                shutil.rmtree(entry)
-            else:
-                entry.unlink()
+            shutil.rmtree(entry)
         except OSError:
             continue  # gone meanwhile, or not ours to remove
         removed.append(entry)

@@ -18,9 +18,11 @@ import socket
 import time
 from pathlib import Path
 
+from ..notes import note
 from .sqlite import StoreError
 
 LOCK_NAME = "study.lock"
+_NO_FLOCK = {errno.ENOSYS, errno.ENOLCK, errno.EOPNOTSUPP, errno.ENOTSUP}
 
 
 class StudyLockedError(StoreError):
@@ -50,6 +52,12 @@ class StudyLock:
         except OSError as exc:
             holder = _read_holder(fd)
             os.close(fd)
+            if exc.errno in _NO_FLOCK:  # Lustre without -o flock, some NFS and CIFS mounts
+                note(
+                    f"the file system of {self.path.parent} cannot lock files "
+                    f"({exc.strerror}); running unlocked: run one controller at a time"
+                )
+                return
             if exc.errno not in (errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK):
                 raise StoreError(f"cannot lock {self.path}: {exc.strerror}") from None
             raise StudyLockedError(
@@ -99,7 +107,8 @@ def _unwritable(directory: Path, exc: OSError) -> str:
     if exc.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
         return (
             f"cannot write to the study directory {directory} ({exc.strerror}); make it "
-            "writable and run the same command again (status and report can still read it)"
+            "writable and run the same command again (status, export and report -o "
+            "ELSEWHERE can still read it)"
         )
     if exc.errno in (errno.ENOSPC, errno.EDQUOT):
         return (

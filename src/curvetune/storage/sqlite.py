@@ -204,6 +204,13 @@ def _open_for_reading(path: Path) -> sqlite3.Connection:
         if os.access(path.parent, os.W_OK) and not _read_only_mount(path.parent):
             raise
         db.close()
+        wal = path.with_name(path.name + "-wal")
+        if wal.exists() and wal.stat().st_size > 0:  # immutable would not see what it holds
+            raise StoreError(
+                f"{path}: its newest writes are still in {wal.name} and the directory is "
+                "read-only, so SQLite cannot read them; copy the directory somewhere "
+                "writable and look there"
+            ) from None
         db = sqlite3.connect(uri + "&immutable=1", uri=True, isolation_level=None)
     return db
 
@@ -211,7 +218,7 @@ def _open_for_reading(path: Path) -> sqlite3.Connection:
 def _read_only_mount(directory: Path) -> bool:
     try:
         return bool(os.statvfs(directory).f_flag & os.ST_RDONLY)
-    except OSError:
+    except (OSError, AttributeError):  # no statvfs (Windows)
         return False
 
 
@@ -266,10 +273,12 @@ def storage_error(path: str | Path, exc: BaseException) -> StoreError:
             f"the disk holding {where} is full; nothing stored is lost: free some space "
             "and run the same command again"
         )
-    if name.startswith(("SQLITE_READONLY", "SQLITE_CANTOPEN")) or "readonly" in str(exc):
+    read_only = name.startswith("SQLITE_READONLY") or "readonly" in str(exc)
+    if read_only or not os.access(where.parent, os.W_OK) or _read_only_mount(where.parent):
         return StoreError(
             f"cannot write the study store {where} (read-only); make {where.parent} "
-            "writable and run the same command again (status and report can still read it)"
+            "writable and run the same command again (status, export and report -o "
+            "ELSEWHERE can still read it)"
         )
     return StoreError(f"cannot write the study store {where}: {exc}; run the same command again")
 
