@@ -7,6 +7,7 @@ final one of completed trials) and ``gc`` removes the rest. An exploit clones a 
 
 from __future__ import annotations
 
+import os
 import shutil
 from collections.abc import Mapping
 from pathlib import Path
@@ -15,9 +16,15 @@ from pathlib import Path
 class CheckpointStore:
     def __init__(self, root: str | Path) -> None:
         self.root = Path(root)
+        self._root = str(self.root)
 
     def dir_for(self, trial: int, step: int) -> Path:
         return self.root / str(trial) / str(step)
+
+    def path_for(self, trial: int, step: int) -> str:
+        """``dir_for`` as a string, without ``pathlib``: the controller names two
+        directories per segment, and pathlib's joins cost more than the rest of it."""
+        return f"{self._root}{os.sep}{trial}{os.sep}{step}"
 
     def steps(self, trial: int) -> list[int]:
         """Steps with a checkpoint directory on disk for ``trial``, ascending."""

@@ -233,7 +233,7 @@ class Controller:
         seed = int(rng.integers(2**31 - 1))
         created = TrialCreated(trial_id, {**self.fixed, **config}, seed)
         apply(self.history, created)  # stored together with the first decision
-        self._decide(self.history[trial_id], [created])
+        self._decide(self.history[trial_id], [created], applied=1)
         return True
 
     def _resume(self, trial: Trial) -> None:
@@ -245,9 +245,11 @@ class Controller:
 
     # ------------------------------------------------------------------------- decisions
 
-    def _decide(self, trial: Trial, events: list[Event] | None = None) -> None:
+    def _decide(self, trial: Trial, events: list[Event] | None = None, applied: int = 0) -> None:
+        """Ask the scheduler about ``trial``; store its decision after ``events`` (of which
+        the first ``applied`` are in the history already) and act on it."""
         decision = self.scheduler.decide(trial, self.history, self._rng_for(trial))
-        self._apply(trial, decision, events or [])
+        self._apply(trial, decision, events or [], applied)
 
     def _rng_for(self, trial: Trial) -> np.random.Generator:
         """The generator of one decision, seeded by the trial and its step: the same decision
@@ -263,35 +265,39 @@ class Controller:
                 del self._waiting[trial_id]
                 self._apply(self.history[trial_id], decision, [])
 
-    def _apply(self, trial: Trial, decision: Decision, events: list[Event]) -> None:
+    def _apply(
+        self, trial: Trial, decision: Decision, events: list[Event], applied: int = 0
+    ) -> None:
         """Store the decision (with whatever came before it) in one go, then act on it."""
         if isinstance(decision, Continue):
             self._check_until(trial, decision.until)
             events.append(Decided(trial.id, "Continue", until=decision.until))
-            self._record(events)
+            self._record(events, applied)
             self._submit(self.history[trial.id], decision.until, attempt=0)
         elif isinstance(decision, Exploit):
-            self._exploit(trial, decision, events)
+            self._exploit(trial, decision, events, applied)
         elif isinstance(decision, Stop):
             events.append(
                 Decided(trial.id, "Stop", reason=decision.reason, details=decision.details)
             )
             events.append(TrialFinished(trial.id, TrialState.STOPPED, decision.reason))
-            self._record(events)
+            self._record(events, applied)
             self._release(trial.id)
         elif isinstance(decision, Wait):
             events.append(Decided(trial.id, "Wait", reason=decision.reason))
-            self._record(events)
+            self._record(events, applied)
             self._waiting[trial.id] = decision.reason
         elif isinstance(decision, Complete):
             events.append(Decided(trial.id, "Complete"))
             events.append(TrialFinished(trial.id, TrialState.COMPLETED))
-            self._record(events)
+            self._record(events, applied)
             self._release(trial.id)
         else:
             raise TypeError(f"scheduler returned {decision!r}, which is not a Decision")
 
-    def _exploit(self, trial: Trial, decision: Exploit, events: list[Event]) -> None:
+    def _exploit(
+        self, trial: Trial, decision: Exploit, events: list[Event], applied: int = 0
+    ) -> None:
         source = self.history[decision.source]
         step = source.checkpoint_step
         if self.checkpoints is not None and step > 0:
@@ -307,7 +313,7 @@ class Controller:
             )
         )
         events.append(Exploited(trial.id, source.id, step, dict(decision.config)))
-        self._record(events)
+        self._record(events, applied)
         self._submit(self.history[trial.id], decision.until, attempt=0)
 
     def _check_until(self, trial: Trial, until: int) -> None:
@@ -332,11 +338,13 @@ class Controller:
         checkpoint_in = checkpoint_out = None
         if self.checkpoints is not None:
             if start > 0:
-                checkpoint_in = str(self.checkpoints.dir_for(trial.id, start))
+                checkpoint_in = self.checkpoints.path_for(trial.id, start)
             # A retry may find what the lost attempt half-wrote; a first attempt cannot, since
             # start-up garbage collection removed everything the store does not vouch for.
-            out = self.checkpoints.prepare if attempt else self.checkpoints.dir_for
-            checkpoint_out = str(out(trial.id, until))
+            if attempt:
+                checkpoint_out = str(self.checkpoints.prepare(trial.id, until))
+            else:
+                checkpoint_out = self.checkpoints.path_for(trial.id, until)
         ctx = SegmentContext(trial.id, trial.seed, start, until, checkpoint_in, checkpoint_out)
         self._send(ctx, attempt, charged)
 
@@ -380,10 +388,10 @@ class Controller:
             if result.checkpoint is not None:
                 events.append(CheckpointSaved(job.trial, result.until))
             # The scheduler must see the new reports; these events are stored together with
-            # its decision (applying them again then changes nothing).
+            # its decision.
             for event in events:
                 apply(self.history, event)
-            self._decide(self.history[job.trial], events)
+            self._decide(self.history[job.trial], events, applied=len(events))
             if result.checkpoint is not None and job.start > 0 and self.checkpoints is not None:
                 # Superseded, but the store may still name it until the next flush.
                 self._after_flush.append(partial(self.checkpoints.remove, job.trial, job.start))
@@ -477,7 +485,7 @@ class Controller:
 
     # ------------------------------------------------------------------------- bookkeeping
 
-    def _record(self, events: list[Event]) -> None:
+    def _record(self, events: list[Event], applied: int = 0) -> None:
         """Apply events to the history, tell the listener, and queue them for the store.
 
         Events reach the store in order and in whole groups at the next ``_flush``. Acting
@@ -489,8 +497,9 @@ class Controller:
         if not self._pending:
             self._flush_due = time.monotonic() + FLUSH_SECONDS
         self._pending.extend(events)
-        for event in events:
-            apply(self.history, event)
+        for index, event in enumerate(events):
+            if index >= applied:  # the first ``applied`` are in the history already
+                apply(self.history, event)
             if self.listener is not None:
                 self.listener(self.history, event)
 
@@ -503,10 +512,12 @@ class Controller:
         self._after_flush.clear()
 
     def _release(self, trial_id: int) -> None:
-        """A finished trial keeps only its final checkpoint if completed, none otherwise."""
-        if self.checkpoints is None:
-            return
+        """A finished trial keeps only its final checkpoint if completed, none otherwise.
+        A trial that never stored one has nothing on disk to look at (a failed segment
+        removes what it half-wrote; start-up garbage collection, what a crash left)."""
         trial = self.history[trial_id]
+        if self.checkpoints is None or self._stateless or trial.checkpoint_step == 0:
+            return
         keep = trial.checkpoint_step if trial.state is TrialState.COMPLETED else None
         self._after_flush.append(partial(self.checkpoints.discard, trial_id, keep))
 

@@ -112,9 +112,9 @@ def apply(history: History, event: Event) -> None:
         return
     trial = history[event.trial]
     if isinstance(event, SegmentFinished):
-        kept = tuple(r for r in trial.reports if r.step <= event.start)
         step = event.until if event.status == "ok" else trial.step
-        history._put(trial.evolve(reports=kept + event.reports, step=step))
+        reports = _kept(trial.reports, event.start) + event.reports
+        history._put(trial.evolve(reports=reports, step=step))
     elif isinstance(event, CheckpointSaved):
         history._put(trial.evolve(checkpoint_step=event.step))
     elif isinstance(event, Exploited):
@@ -123,6 +123,16 @@ def apply(history: History, event: Event) -> None:
         )
     elif isinstance(event, TrialFinished):
         history._put(trial.evolve(state=event.state, reason=event.reason))
+
+
+def _kept(reports: tuple[Report, ...], start: int) -> tuple[Report, ...]:
+    """The reports of steps up to ``start``: all of them unless an interrupted attempt
+    reported past it (reports are in step order), found from the end, so a trial of K
+    segments costs O(K) in all, not O(K^2)."""
+    end = len(reports)
+    while end and reports[end - 1].step > start:
+        end -= 1
+    return reports if end == len(reports) else reports[:end]
 
 
 def replay(history: History, events: Iterable[Event]) -> History:

@@ -29,6 +29,7 @@ well under a millisecond.
 
 from __future__ import annotations
 
+from bisect import bisect_left, bisect_right, insort
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -139,23 +140,48 @@ class LCMScheduler:
         if self.predict == "current":
             value = float(curve[step - 1])
             population = ref.matrix[:, step - 1]
-            rows: list[int] = []
-            distances: list[float] = []
-        else:
-            value, rows, distances = self._match(curve, step, ref, history.max_steps)
-            population = ref.finals
-        population = population[~np.isnan(population)]
-        rank = float(np.mean(_better(population, value, history.mode))) if population.size else 0.0
+            population = population[~np.isnan(population)]
+            rank = (
+                float(np.mean(_better(population, value, history.mode))) if population.size else 0.0
+            )
+            return Assessment(step, value, rank, int(population.size), self.predict, [], [])
+        value, rows, distances = self._match(curve, step, ref, history.max_steps)
+        rank = ref.share_better(value, history.mode)
         neighbours = [ref.neighbour(i) for i in rows]
-        return Assessment(
-            step, value, rank, int(population.size), self.predict, neighbours, distances
-        )
+        return Assessment(step, value, rank, ref.count, self.predict, neighbours, distances)
 
     def _match(
         self, curve: np.ndarray, step: int, ref: _Curves, max_steps: int
     ) -> tuple[float, list[int], list[float]]:
         """Predict the final value from the k complete curves closest to ``curve[:step]``;
         also returns those curves' rows in ``ref`` and their distances, nearest first."""
+        squared = self._distances(curve, step, ref, max_steps)
+        nearest, distances = _nearest(squared, ref.ids, self.k)
+        targets = ref.finals[nearest]
+        base = 0.0
+        if self.predict == "trend":  # the neighbours' gain from here on, added to our value
+            targets = targets - ref.matrix[nearest, step - 1]
+            base = float(curve[step - 1])
+            targets = np.where(np.isnan(targets), 0.0, targets)
+        if self.weighting == "distance":
+            weights = 1.0 / (distances + 1e-12)
+            prediction = base + float(np.sum(weights * targets) / np.sum(weights))
+        else:
+            prediction = base + float(np.mean(targets))
+        return prediction, [int(i) for i in nearest], [float(d) for d in distances]
+
+    def _distances(self, curve: np.ndarray, step: int, ref: _Curves, max_steps: int) -> np.ndarray:
+        """Squared Euclidean distance from the trial's curve to every complete curve, over the
+        cumulative points up to ``step`` where both have a number. With every step a point
+        and a fully reported curve (the default, and nearly always) that is one
+        matrix-vector product: |x - m|^2 = |x|^2 - 2 x.m + |m|^2 over the prefix, the last
+        term kept per row as a running sum."""
+        x = curve[:step]
+        if self.points is None and not self.normalize and not np.isnan(x).any():
+            cross = ref.filled[:, :step] @ x
+            # With every complete curve known at every step, |x|^2 is one number.
+            squares_x = float(x @ x) if ref.dense else ref.known[:, :step] @ (x * x)
+            return squares_x - 2.0 * cross + ref.squares[:, step - 1]
         columns = self._point_columns(step, max_steps)
         x = curve[columns]
         m = ref.matrix[:, columns]
@@ -166,22 +192,7 @@ class LCMScheduler:
             x, m = (x - centre) / scale, (m - centre) / scale
         present = ~np.isnan(x)
         diff = m[:, present] - x[present]
-        distances = np.sqrt(np.nansum(diff * diff, axis=1))
-        k = min(self.k, len(distances))
-        nearest = np.argpartition(distances, k - 1)[:k] if k < len(distances) else np.arange(k)
-        nearest = nearest[np.argsort(distances[nearest], kind="stable")]
-        targets = ref.finals[nearest]
-        base = 0.0
-        if self.predict == "trend":  # the neighbours' gain from here on, added to our value
-            targets = targets - ref.matrix[nearest, step - 1]
-            base = float(curve[step - 1])
-            targets = np.where(np.isnan(targets), 0.0, targets)
-        if self.weighting == "distance":
-            weights = 1.0 / (distances[nearest] + 1e-12)
-            prediction = base + float(np.sum(weights * targets) / np.sum(weights))
-        else:
-            prediction = base + float(np.mean(targets))
-        return prediction, [int(i) for i in nearest], [float(distances[i]) for i in nearest]
+        return np.nansum(diff * diff, axis=1)
 
     # ------------------------------------------------------------------------ geometry
 
@@ -205,6 +216,28 @@ def _check_steps(
         return sorted({_steps.at(c, max_steps) for c in checks} - {max_steps})
     start, gap = _steps.at(first, max_steps), _steps.at(every, max_steps)
     return list(range(start, max_steps, gap))
+
+
+def _nearest(squared: np.ndarray, ids: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """The rows of the ``k`` smallest squared distances, nearest first, and their
+    distances. Equal distances go to prior curves first (in their order), then to the lower
+    trial id, so the answer depends on the reference's content, not on the order trials
+    completed in. A few ``argmin`` passes beat a partition for small k."""
+    k = min(k, len(squared))
+    if k == 0:
+        return np.empty(0, dtype=np.int64), np.empty(0)
+    work = squared.copy()
+    for _ in range(k - 1):  # the k-th smallest value, after k - 1 removals
+        work[int(np.argmin(work))] = np.inf
+    candidates = np.flatnonzero(squared <= work.min())  # k of them, more on a tie
+    order = np.lexsort((_tie_keys(ids[candidates]), squared[candidates]))
+    rows = candidates[order[:k]]
+    return rows, np.sqrt(np.maximum(squared[rows], 0.0))
+
+
+def _tie_keys(ids: np.ndarray) -> np.ndarray:
+    """Trial ids as they break ties: a prior row r (id -(r + 1)) before every trial."""
+    return np.where(ids >= 0, ids, -(2**62) - ids - 1)
 
 
 def _better(values: np.ndarray, value: float, mode: Mode) -> np.ndarray:
@@ -255,11 +288,19 @@ class Assessment:
 @dataclass
 class _Curves:
     """The reference: complete curves (rows), their final values and trial ids; a prior
-    curve's id is -(r + 1) for row r of ``prior``."""
+    curve's id is -(r + 1) for row r of ``prior``. ``filled`` is ``matrix`` with NaN as 0,
+    ``known`` marks the numbers, ``squares`` holds each row's running sums of squares (over
+    the known numbers) and ``ordered`` the finals, ascending: what a match by prefix needs,
+    kept so that one decision is a few matrix-vector products, not a pass over copies."""
 
     matrix: np.ndarray
     finals: np.ndarray
     ids: np.ndarray
+    filled: np.ndarray
+    known: np.ndarray
+    squares: np.ndarray
+    ordered: list[float]
+    dense: bool
     prior: PriorCurves | None = None
 
     @property
@@ -273,50 +314,107 @@ class _Curves:
             return trial_id
         return self.prior.source(-trial_id - 1)
 
+    def share_better(self, value: float, mode: Mode) -> float:
+        """The share of the finals strictly better than ``value`` (a binary search)."""
+        ordered = self.ordered
+        if not ordered:
+            return 0.0
+        if mode == "min":
+            return bisect_left(ordered, value) / len(ordered)
+        return (len(ordered) - bisect_right(ordered, value)) / len(ordered)
+
 
 class _Reference:
     """Grows the matrix of complete curves as trials complete (derived data, not decisions).
 
-    Completed trials never change, so rows are appended once. A different history (another
-    study) or another prior starts the matrix afresh; prior curves come first.
+    It follows the history's feed of changes, so a decision looks only at the trials that
+    changed since the last one; completed trials never change, so a row is appended once,
+    into arrays that double when full (never rebuilt). A different history (another study)
+    or another prior starts afresh; prior curves come first.
     """
 
     def __init__(self) -> None:
         self._prior: PriorCurves | None = None
-        self._history_id: int | None = None
+        self._history: object = None
+        self._cursor = 0
         self._seen: set[int] = set()
-        self._rows: list[np.ndarray] = []
-        self._finals: list[float] = []
-        self._ids: list[int] = []
-        self._curves: _Curves | None = None
+        self._width = 0
+        self._count = 0
+        self._dense = True
+        self._allocate(0, 0)
+
+    def _allocate(self, width: int, rows: int) -> None:
+        self._matrix = np.full((rows, width), np.nan)
+        # Column-major: a match reads the first columns of every row.
+        self._filled = np.zeros((rows, width), order="F")
+        self._known = np.zeros((rows, width), order="F")
+        self._squares = np.zeros((rows, width), order="F")
+        self._finals = np.zeros(rows)
+        self._ids = np.zeros(rows, dtype=np.int64)
+        self._ordered: list[float] = []
 
     def update(self, history: History, prior: PriorCurves | None = None) -> _Curves:
-        if self._history_id != id(history) or self._prior is not prior:
+        if self._history is not history.token or self._prior is not prior:
             self._reset(history, prior)
-        added = False
-        for trial in history.trials.values():
-            if trial.state is TrialState.COMPLETED and trial.id not in self._seen:
-                self._seen.add(trial.id)
-                self._add(curve_row(trial, history.metric, history.max_steps), trial.id)
-                added = True
-        if added or self._curves is None:
-            width = history.max_steps
-            matrix = np.vstack(self._rows) if self._rows else np.empty((0, width))
-            finals, ids = np.asarray(self._finals, float), np.asarray(self._ids, int)
-            self._curves = _Curves(matrix, finals, ids, self._prior)
-        return self._curves
+        changed, self._cursor = history.changed_since(self._cursor)
+        ids = history.trials.keys() if changed is None else changed
+        trials, seen = history.trials, self._seen
+        for trial_id in ids:
+            if trial_id in seen:
+                continue
+            trial = trials[trial_id]
+            if trial.state is TrialState.COMPLETED:
+                seen.add(trial_id)
+                self._add(curve_row(trial, history.metric, history.max_steps), trial_id)
+        n = self._count
+        return _Curves(
+            self._matrix[:n],
+            self._finals[:n],
+            self._ids[:n],
+            self._filled[:n],
+            self._known[:n],
+            self._squares[:n],
+            self._ordered,
+            self._dense,
+            self._prior,
+        )
 
     def _add(self, row: np.ndarray, trial_id: int) -> None:
-        final = row[~np.isnan(row)]
-        if final.size == 0:
+        present = ~np.isnan(row)
+        if not present.any():
             return
-        self._rows.append(row)
-        self._finals.append(float(final[-1]))
-        self._ids.append(trial_id)
+        n = self._count
+        if n == len(self._finals):  # full: double (amortised O(1) per row)
+            self._grow(max(64, 2 * n))
+        filled = np.where(present, row, 0.0)
+        self._matrix[n] = row
+        self._filled[n] = filled
+        self._known[n] = present
+        self._squares[n] = np.cumsum(filled * filled)
+        final = float(row[present][-1])
+        self._finals[n] = final
+        self._ids[n] = trial_id
+        insort(self._ordered, final)
+        self._dense = self._dense and bool(present.all())
+        self._count = n + 1
+
+    def _grow(self, rows: int) -> None:
+        old = (self._matrix, self._filled, self._known, self._squares, self._finals, self._ids)
+        ordered, n = self._ordered, self._count
+        self._allocate(self._width, rows)
+        for new, before in zip(
+            (self._matrix, self._filled, self._known, self._squares, self._finals, self._ids),
+            old,
+            strict=True,
+        ):
+            new[:n] = before[:n]
+        self._ordered = ordered
 
     def _reset(self, history: History, prior: PriorCurves | None) -> None:
-        self._history_id, self._prior = id(history), prior
-        self._seen, self._rows, self._finals, self._ids, self._curves = set(), [], [], [], None
+        self._history, self._prior, self._cursor = history.token, prior, 0
+        self._seen, self._count, self._width = set(), 0, history.max_steps
+        self._dense = True
+        self._allocate(self._width, 0)
         if prior is not None:
             for row, curve in enumerate(prior.curves):
                 self._add(curve, -row - 1)

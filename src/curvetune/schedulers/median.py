@@ -66,8 +66,8 @@ class MedianStoppingRule:
     every: StepSpec = 1
     min_completed: int = 3
     _curves: _CurveCache = field(default_factory=dict, init=False, repr=False, compare=False)
-    # (metric, step) -> [column of running averages, its version when summarised, median, count]
-    _columns: dict[tuple[str, int], list[Any]] = field(
+    # (metric, step) -> the completed trials' running averages there
+    _columns: dict[tuple[str, int], Column] = field(
         default_factory=dict, init=False, repr=False, compare=False
     )
 
@@ -120,17 +120,11 @@ class MedianStoppingRule:
         """The median of the completed trials' running averages at ``step``, and how many
         completed trials have one (NaN and 0 when none has)."""
         key = (history.metric, step)
-        entry = self._columns.get(key)
-        if entry is None:
-            entry = self._columns[key] = [Column(self._running_average(history.metric, step))]
-            entry += [None, math.nan, 0]
-        column = entry[0]
-        values = column.update(history)
-        if entry[1] != column.version:
-            averages = values[~np.isnan(values)]
-            median = float(np.median(averages)) if len(averages) else math.nan
-            entry[1:] = [column.version, median, len(averages)]
-        return entry[2], entry[3]
+        column = self._columns.get(key)
+        if column is None:
+            column = self._columns[key] = Column(self._running_average(history.metric, step))
+        column.update(history)
+        return column.median(), len(column)
 
     def running_averages(self, history: History, step: int) -> list[float]:
         """Each completed trial's mean of ``history.metric`` over steps 1..``step``."""

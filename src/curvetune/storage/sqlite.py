@@ -288,7 +288,7 @@ def _encode(event: Event) -> str:
     data = {name: getattr(event, name) for name in _stored_fields(type(event))}
     if "state" in data:
         data["state"] = data["state"].value
-    return json.dumps(data, default=_plain)
+    return _ENCODER.encode(data)
 
 
 @functools.cache
@@ -305,6 +305,10 @@ def _plain(value: Any) -> Any:
     if isinstance(value, set | frozenset):
         return sorted(value)
     raise TypeError(f"cannot store {type(value).__name__} in the study log")
+
+
+# One encoder for every event (``json.dumps(default=...)`` builds a new one per call).
+_ENCODER = json.JSONEncoder(default=_plain)
 
 
 def _decode(kind: str, trial: int, data: str, reports: tuple[Report, ...]) -> Event:
