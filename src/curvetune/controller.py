@@ -138,6 +138,11 @@ class Controller:
         self.listener = listener
         self._stateless = is_stateless(objective)
         self._seed = seed
+        # Trial i draws from stream i of one PCG64 (2**64 numbers apart), rewound and
+        # advanced per trial: 2 us, where a generator seeded afresh costs 10 us.
+        self._trial_bits = np.random.PCG64(np.random.SeedSequence([seed, 0]))
+        self._trial_start = self._trial_bits.state
+        self._trial_rng = np.random.Generator(self._trial_bits)
         # Until the study's metric has been seen in a report, a segment that reports other
         # metrics only is a typo in ``metric``, not a study to run to the end without values.
         self._metric_seen = any(
@@ -223,9 +228,7 @@ class Controller:
         if self._exhausted or len(self.history) >= self.n_trials:
             return False
         trial_id = len(self.history)
-        # A generator per trial: trial i draws the same numbers whether or not the study was
-        # interrupted before it (what it proposes may still depend on what has finished).
-        rng = np.random.default_rng([self._seed, 0, trial_id])
+        rng = self._rng_for_trial(trial_id)
         config = self.searcher.suggest(self.space, self.history, rng)
         if config is None:
             self._exhausted = True
@@ -235,6 +238,13 @@ class Controller:
         apply(self.history, created)  # stored together with the first decision
         self._decide(self.history[trial_id], [created], applied=1)
         return True
+
+    def _rng_for_trial(self, trial_id: int) -> np.random.Generator:
+        """Trial ``trial_id``'s own stream: it draws the same numbers whether or not the study
+        was interrupted before it (what it proposes may still depend on what finished)."""
+        self._trial_bits.state = self._trial_start
+        self._trial_bits.advance(trial_id << 64)
+        return self._trial_rng
 
     def _resume(self, trial: Trial) -> None:
         """A trial that was running when the study stopped continues from its checkpoint."""

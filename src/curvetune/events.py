@@ -7,7 +7,7 @@ which is what makes a killed study resumable.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -107,22 +107,44 @@ def apply(history: History, event: Event) -> None:
 
     Applying a ``SegmentFinished`` or ``CheckpointSaved`` twice changes nothing more.
     """
-    if isinstance(event, TrialCreated):
-        history._put(Trial(id=event.trial, config=dict(event.config), seed=event.seed))
-        return
+    fold = _FOLDS.get(type(event))
+    if fold is not None:  # a Decided changes nothing: it explains
+        fold(history, event)
+
+
+def _created(history: History, event: TrialCreated) -> None:
+    history._put(Trial(id=event.trial, config=dict(event.config), seed=event.seed))
+
+
+def _segment(history: History, event: SegmentFinished) -> None:
     trial = history[event.trial]
-    if isinstance(event, SegmentFinished):
-        step = event.until if event.status == "ok" else trial.step
-        reports = _kept(trial.reports, event.start) + event.reports
-        history._put(trial.evolve(reports=reports, step=step))
-    elif isinstance(event, CheckpointSaved):
-        history._put(trial.evolve(checkpoint_step=event.step))
-    elif isinstance(event, Exploited):
-        history._put(
-            trial.evolve(config=dict(event.config), checkpoint_step=event.step, step=event.step)
-        )
-    elif isinstance(event, TrialFinished):
-        history._put(trial.evolve(state=event.state, reason=event.reason))
+    step = event.until if event.status == "ok" else trial.step
+    reports = _kept(trial.reports, event.start) + event.reports
+    history._put(trial.evolve(reports=reports, step=step))
+
+
+def _checkpoint(history: History, event: CheckpointSaved) -> None:
+    history._put(history[event.trial].evolve(checkpoint_step=event.step))
+
+
+def _exploited(history: History, event: Exploited) -> None:
+    trial = history[event.trial]
+    history._put(
+        trial.evolve(config=dict(event.config), checkpoint_step=event.step, step=event.step)
+    )
+
+
+def _finished(history: History, event: TrialFinished) -> None:
+    history._put(history[event.trial].evolve(state=event.state, reason=event.reason))
+
+
+_FOLDS: dict[type, Callable[[History, Any], None]] = {
+    TrialCreated: _created,
+    SegmentFinished: _segment,
+    CheckpointSaved: _checkpoint,
+    Exploited: _exploited,
+    TrialFinished: _finished,
+}
 
 
 def _kept(reports: tuple[Report, ...], start: int) -> tuple[Report, ...]:

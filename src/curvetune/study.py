@@ -108,7 +108,7 @@ class Study:
     def _load_history(self) -> None:
         spec = self.spec
         self.history = History(metric=spec.metric, mode=spec.mode, max_steps=spec.max_steps)
-        replay(self.history, self.store.events())
+        replay(self.history, self.store.events(facts_only=True))
         self._seen_seq = self.store.last_seq()
 
     @classmethod

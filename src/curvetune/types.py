@@ -57,10 +57,19 @@ class Trial:
     reason: str = ""  # why it finished, for STOPPED / FAILED / DIVERGED
 
     def evolve(self, **changes: Any) -> Trial:
-        """A copy with ``changes`` (like ``dataclasses.replace``, several times faster)."""
-        fields = {name: getattr(self, name) for name in self.__slots__}
-        fields.update(changes)
-        return Trial(**fields)
+        """A copy with ``changes`` (like ``dataclasses.replace``, several times faster: the
+        controller makes one per fact, and replaying a study one per stored event)."""
+        get = changes.get
+        return Trial(
+            get("id", self.id),
+            get("config", self.config),
+            get("seed", self.seed),
+            get("state", self.state),
+            get("reports", self.reports),
+            get("step", self.step),
+            get("checkpoint_step", self.checkpoint_step),
+            get("reason", self.reason),
+        )
 
     @property
     def last_step(self) -> int:

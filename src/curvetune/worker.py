@@ -167,6 +167,8 @@ def _one_line(exc: BaseException, checkpoint_out: str) -> str:
 
 
 def _has_files(directory: str) -> bool:
+    if not os.path.isdir(directory):  # the common case of an objective that saved nothing:
+        return False  # a stat, not a raised FileNotFoundError (several times dearer)
     try:
         with os.scandir(directory) as entries:
             return any(True for _ in entries)

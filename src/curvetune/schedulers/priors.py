@@ -89,7 +89,7 @@ def _read(directory: Path, name: str) -> tuple[dict, History]:
         if spec is None:
             raise ValueError(f"lcm: prior study {name}: no study here (its store is empty)")
         history = History(metric=spec["metric"], mode=spec["mode"], max_steps=spec["max_steps"])
-        replay(history, store.events())
+        replay(history, store.events(facts_only=True))
     finally:
         store.close()
     return dict(spec), history

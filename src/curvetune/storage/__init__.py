@@ -24,8 +24,9 @@ class Store(Protocol):
     def append(self, events: Sequence[Event]) -> None:
         """Append ``events`` atomically: after a crash either all of them are there or none."""
 
-    def events(self) -> Iterator[Event]:
-        """Every event, in the order it was appended."""
+    def events(self, *, facts_only: bool = False) -> Iterator[Event]:
+        """Every event, in the order it was appended (``facts_only``: without the
+        ``Decided`` explanations, which replaying a ``History`` does not need)."""
 
     def last_seq(self) -> int:
         """How many events the store holds (the newest one's number)."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
-from ..events import Event, SegmentFinished
+from ..events import Decided, Event, SegmentFinished
 
 
 class MemoryStore:
@@ -22,7 +22,9 @@ class MemoryStore:
     def append(self, events: Sequence[Event]) -> None:
         self._events.extend(events)
 
-    def events(self) -> Iterator[Event]:
+    def events(self, *, facts_only: bool = False) -> Iterator[Event]:
+        if facts_only:
+            return iter([e for e in self._events if not isinstance(e, Decided)])
         return iter(list(self._events))
 
     def last_seq(self) -> int:
