@@ -190,9 +190,9 @@ def measure(trials: int, big: int) -> str:
             print(f"{name:16} {count:>7}: {live['first_us']:7.0f} -> {live['last_us']:7.0f} us")
     lengths = {}
     with tempfile.TemporaryDirectory() as scratch:
-        for trials, steps in ((400, 100), (8, 5_000)):
+        for count, steps in ((400, 100), (8, 5_000)):
             where = str(Path(scratch) / f"long-{steps}")
-            lengths[steps] = _child("long", where, str(trials), str(steps))["us_per_segment"]
+            lengths[steps] = _child("long", where, str(count), str(steps))["us_per_segment"]
     decisions = decision_times()
     lines = [
         "# Growth: the cost of a decision as a study grows",

@@ -22,6 +22,7 @@ from curvetune.types import Report, TrialState
 
 EVENTS = [
     TrialCreated(3, {"lr": 0.1, "arch": "mlp", "hidden": [64, 32]}, 12345),
+    TrialCreated(4, {"lr": 1e-5, "n": 3, "on": True, "off": False, "none": None, "é": '"'}, 7),
     Decided(3, "Continue", until=2),
     Decided(3, "Complete"),
     Decided(3, "Stop", reason='worse than "50%" — of 7', details={"rank": np.float64(0.8)}),

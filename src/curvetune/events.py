@@ -117,10 +117,11 @@ def _created(history: History, event: TrialCreated) -> None:
 
 
 def _segment(history: History, event: SegmentFinished) -> None:
-    trial = history[event.trial]
-    step = event.until if event.status == "ok" else trial.step
-    reports = _kept(trial.reports, event.start) + event.reports
-    history._put(trial.evolve(reports=reports, step=step))
+    t = history[event.trial]
+    step = event.until if event.status == "ok" else t.step
+    reports = _kept(t.reports, event.start) + event.reports
+    # Most facts of a study are segments: the Trial is built directly, not through evolve.
+    history._put(Trial(t.id, t.config, t.seed, t.state, reports, step, t.checkpoint_step, t.reason))
 
 
 def _checkpoint(history: History, event: CheckpointSaved) -> None:

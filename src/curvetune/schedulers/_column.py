@@ -22,16 +22,15 @@ class Column:
 
     ``derive(trial)`` gives a trial's number. Only the trials the history reports as changed
     since the last ``update`` are derived again (all of them for another history, or when
-    the feed was compacted past this column's cursor); ``version`` changes whenever a number
-    does. This is cached derived data: every decision is still a function of the history it
-    is given, and a fresh column on the same history gives the same answers.
+    the feed was compacted past this column's cursor). This is cached derived data: every
+    decision is still a function of the history it is given, and a fresh column on the
+    same history gives the same answers.
     """
 
-    __slots__ = ("_cursor", "_derive", "_history", "_sorted", "_values", "version")
+    __slots__ = ("_cursor", "_derive", "_history", "_sorted", "_values")
 
     def __init__(self, derive: Callable[[Trial], float]) -> None:
         self._derive = derive
-        self.version = 0
         self._reset(None)
 
     def _reset(self, history: History | None) -> None:
@@ -39,7 +38,6 @@ class Column:
         self._cursor = 0
         self._values: dict[int, float] = {}  # trial id -> its finite number
         self._sorted: list[float] = []  # the finite numbers, ascending
-        self.version += 1
 
     def update(self, history: History) -> Column:
         """Bring the column up to date with ``history``; returns itself."""
@@ -59,7 +57,6 @@ class Column:
             if new == new:
                 insort(ordered, new)
                 values[trial_id] = new
-            self.version += 1
         return self
 
     def __len__(self) -> int:

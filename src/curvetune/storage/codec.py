@@ -24,6 +24,7 @@ from ..events import (
     Decided,
     Event,
     SegmentFinished,
+    TrialCreated,
     TrialFinished,
 )
 from ..types import Report, TrialState
@@ -61,6 +62,13 @@ def encode_event(event: Event) -> str:
             f'"status": {_text(event.status)}, "error": {_text(event.error)}, '
             f'"seconds": {event.seconds!r}}}'
         )
+    if kind is TrialCreated and type(event.seed) is int:
+        try:
+            config = ", ".join(f"{_text(k)}: {_scalar(v)}" for k, v in event.config.items())
+        except TypeError:  # a list, a numpy value: the general encoder
+            pass
+        else:
+            return f'{{"config": {{{config}}}, "seed": {event.seed}}}'
     if kind is TrialFinished:
         return f'{{"state": {_text(event.state.value)}, "reason": {_text(event.reason)}}}'
     if kind is CheckpointSaved and type(event.step) is int:
@@ -85,8 +93,17 @@ def decode_event(kind: str, trial: int, data: str, reports: tuple[Report, ...]) 
     if cls is None:
         raise ValueError(f"unknown event kind {kind!r}")
     values = _DECODER.raw_decode(data)[0]
-    if cls is SegmentFinished:
-        return cls(trial, reports=reports, **values)
+    if cls is SegmentFinished:  # most of a log: positional is quicker than keywords
+        get = values.get
+        return cls(
+            trial,
+            values["start"],
+            values["until"],
+            values["status"],
+            reports,
+            get("error", ""),
+            get("seconds", 0.0),
+        )
     if cls is TrialFinished:
         values["state"] = TrialState(values["state"])
     return cls(trial, **values)
@@ -102,6 +119,22 @@ def _number(value: float) -> str:
     if math.isfinite(value):
         return repr(value)
     return "NaN" if value != value else ("Infinity" if value > 0 else "-Infinity")
+
+
+def _scalar(value: object) -> str:
+    """A plain config value as JSON (TypeError for anything else)."""
+    kind = type(value)
+    if kind is float:
+        return _number(value)  # type: ignore[arg-type]
+    if kind is int:
+        return str(value)
+    if kind is str:
+        return _text(value)
+    if kind is bool:
+        return "true" if value else "false"
+    if value is None:
+        return "null"
+    raise TypeError("not a plain value")
 
 
 def _is_count(value: object) -> bool:

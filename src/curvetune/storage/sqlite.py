@@ -168,13 +168,13 @@ class SqliteStore:
         pending = next(reports, None)
         while chunk := rows.fetchmany(_CHUNK):
             for seq, trial, kind, data in chunk:
-                mine: list[Report] = []
+                mine: tuple[Report, ...] = ()
                 while pending is not None and pending[1] <= seq:
                     if pending[1] == seq:
-                        mine.append(self._report(pending))
+                        mine += (self._report(pending),)
                     pending = next(reports, None)
                 try:
-                    yield decode_event(kind, trial, data, tuple(mine))
+                    yield decode_event(kind, trial, data, mine)
                 except StoreError as exc:
                     raise StoreError(f"{self.path}: event {seq}: {exc}") from None
                 except (ValueError, TypeError, KeyError) as exc:
@@ -186,7 +186,7 @@ class SqliteStore:
     def _report(self, row: tuple[int, int, int, str]) -> Report:
         rowid, seq, step, metrics = row
         try:
-            return Report(int(step), decode_json(metrics))
+            return Report(step, decode_json(metrics))
         except (ValueError, TypeError) as exc:
             raise StoreError(
                 f"{self.path}: report row {rowid} (event {seq}) cannot be read: {exc}"
