@@ -65,15 +65,20 @@ def curve(config, ctx) -> None:
 curve.stateless = True  # type: ignore[attr-defined]
 
 
-def run_study(directory: str, scheduler: str, trials: int) -> dict:
-    """One study in this process: CPU per trial by tenth, and this process's peak memory."""
-    study = Study.create(
+def curve_study(directory: str, max_steps: int) -> Study:
+    """A study of ``curve`` over its two parameters, stored in ``directory``."""
+    return Study.create(
         objective=curve,
         space={"x": Float(0.0, 1.0), "rate": Float(0.0, 1.0)},
         metric="accuracy",
-        max_steps=STEPS,
+        max_steps=max_steps,
         directory=directory,
     )
+
+
+def run_study(directory: str, scheduler: str, trials: int) -> dict:
+    """One study in this process: CPU per trial by tenth, and this process's peak memory."""
+    study = curve_study(directory, STEPS)
     marks: list[float] = []
 
     def listen(history, event) -> None:
@@ -99,13 +104,7 @@ def segment_cost(directory: str, trials: int, steps: int) -> dict:
     with the same number of segments as short and as long trials: if handling a segment
     cost O(the trial's reports), the long trials would cost more per segment. (Tenths of
     one study would not do: a group commit every 50 ms lands in them unevenly.)"""
-    study = Study.create(
-        objective=curve,
-        space={"x": Float(0.0, 1.0), "rate": Float(0.0, 1.0)},
-        metric="accuracy",
-        max_steps=steps,
-        directory=directory,
-    )
+    study = curve_study(directory, steps)
     began = time.process_time()
     study.optimize(
         trials=trials,

@@ -3,16 +3,18 @@
 Shared by the stopping rules that compare a trial with everyone's value at a step (ASHA,
 the median rule, top-k): a ``Column`` follows the history's feed of changes
 (``History.changed_since``), so it re-derives only the trials that changed since the last
-decision, and keeps its finite numbers sorted, so a rank, a k-th best or a median is a
-binary search: a decision costs the same with 100 trials as with 100,000.
+decision, and keeps its finite numbers in a ``SortedList`` (inserting into a plain sorted
+list moves half of it: 10 us at 20,000 values), so an update, a rank, a k-th best or a
+median costs O(log n): a decision costs the same with 100 trials as with 100,000.
 """
 
 from __future__ import annotations
 
 import math
-from bisect import bisect_left, bisect_right, insort
 from collections.abc import Callable
 from typing import NamedTuple
+
+from sortedcontainers import SortedList
 
 from ..types import History, Mode, Trial, is_finite
 
@@ -37,7 +39,7 @@ class Column:
         self._history = None if history is None else history.token  # held: ids stay unique
         self._cursor = 0
         self._values: dict[int, float] = {}  # trial id -> its finite number
-        self._sorted: list[float] = []  # the finite numbers, ascending
+        self._sorted = SortedList()  # the finite numbers, ascending
 
     def update(self, history: History) -> Column:
         """Bring the column up to date with ``history``; returns itself."""
@@ -52,10 +54,10 @@ class Column:
             if old == new or (old is None and new != new):  # unchanged (NaN: no number)
                 continue
             if old is not None:
-                del ordered[bisect_left(ordered, old)]
+                ordered.remove(old)
                 del values[trial_id]
             if new == new:
-                insort(ordered, new)
+                ordered.add(new)
                 values[trial_id] = new
         return self
 
@@ -82,12 +84,12 @@ class Column:
         i = index if index >= 0 else size + index
         if not 0 <= i < size:
             raise IndexError(f"no value at index {index} of {size}")
-        skip = len(ordered) if own is None else bisect_left(ordered, own)  # own's place
+        skip = len(ordered) if own is None else ordered.bisect_left(own)  # own's place
 
         def rest(j: int) -> float:  # the j-th smallest of the others
             return ordered[j if j < skip else j + 1]
 
-        below = bisect_left(ordered, value) - (own is not None and own < value)
+        below = ordered.bisect_left(value) - (own is not None and own < value)
         if i < below:
             return float(rest(i))
         return float(value if i == below else rest(i - 1))
@@ -97,9 +99,9 @@ class Column:
         ordered = self._sorted
         own = self._values.get(trial.id)
         if mode == "max":
-            better = len(ordered) - bisect_right(ordered, value)
+            better = len(ordered) - ordered.bisect_right(value)
         else:
-            better = bisect_left(ordered, value)
+            better = ordered.bisect_left(value)
         if own is not None and (own > value if mode == "max" else own < value):
             better -= 1  # its own (older) number does not count against it
         others = len(ordered) - (own is not None)

@@ -31,12 +31,12 @@ cache's row order never shows in a decision.
 
 from __future__ import annotations
 
-from bisect import bisect_left, bisect_right, insort
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import numpy as np
+from sortedcontainers import SortedList
 
 from ..types import Complete, Continue, Decision, History, Mode, Stop, Trial, TrialState
 from . import _steps
@@ -301,7 +301,7 @@ class _Curves:
     filled: np.ndarray
     known: np.ndarray
     squares: np.ndarray
-    ordered: list[float]
+    ordered: SortedList
     dense: bool
     prior: PriorCurves | None = None
 
@@ -322,8 +322,8 @@ class _Curves:
         if not ordered:
             return 0.0
         if mode == "min":
-            return bisect_left(ordered, value) / len(ordered)
-        return (len(ordered) - bisect_right(ordered, value)) / len(ordered)
+            return ordered.bisect_left(value) / len(ordered)
+        return (len(ordered) - ordered.bisect_right(value)) / len(ordered)
 
 
 class _Reference:
@@ -353,7 +353,7 @@ class _Reference:
         self._squares = np.zeros((rows, width), order="F")
         self._finals = np.zeros(rows)
         self._ids = np.zeros(rows, dtype=np.int64)
-        self._ordered: list[float] = []
+        self._ordered = SortedList()
 
     def update(self, history: History, prior: PriorCurves | None = None) -> _Curves:
         if self._history is not history.token or self._prior is not prior:
@@ -396,7 +396,7 @@ class _Reference:
         final = float(row[present][-1])
         self._finals[n] = final
         self._ids[n] = trial_id
-        insort(self._ordered, final)
+        self._ordered.add(final)
         self._dense = self._dense and bool(present.all())
         self._count = n + 1
 
