@@ -19,7 +19,7 @@ class CheckpointStore:
         self._root = str(self.root)
 
     def dir_for(self, trial: int, step: int) -> Path:
-        return self.root / str(trial) / str(step)
+        return Path(self.path_for(trial, step))
 
     def path_for(self, trial: int, step: int) -> str:
         """``dir_for`` as a string, without ``pathlib``: the controller names two

@@ -36,10 +36,10 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import numpy as np
-from sortedcontainers import SortedList
 
-from ..types import Complete, Continue, Decision, History, Mode, Stop, Trial, TrialState
+from ..types import Complete, Continue, Decision, History, Mode, Stop, Trial
 from . import _steps
+from ._reference import Curves, Reference, nearest
 from ._steps import StepSpec
 from .priors import PriorCurves, curve_row, load_prior
 
@@ -72,7 +72,7 @@ class LCMScheduler:
     predict: Literal["match", "trend", "current"] = "trend"
     prior: str | None = None  # a study directory whose completed curves seed the reference
     _prior: PriorCurves | None = field(default=None, init=False, repr=False, compare=False)
-    _cache: _Reference = field(default=None, init=False, repr=False, compare=False)  # type: ignore[assignment]
+    _cache: Reference = field(default=None, init=False, repr=False, compare=False)  # type: ignore[assignment]
 
     def __post_init__(self) -> None:
         if not isinstance(self.min_complete, int) or self.min_complete < 1:
@@ -95,7 +95,7 @@ class LCMScheduler:
             raise ValueError(
                 f"lcm: predict must be one of {', '.join(PREDICTIONS)}, got {self.predict!r}"
             )
-        object.__setattr__(self, "_cache", _Reference())
+        object.__setattr__(self, "_cache", Reference())
 
     def check_study(
         self, *, trials: int, max_steps: int, metric: str | None = None, mode: str | None = None
@@ -153,16 +153,16 @@ class LCMScheduler:
         return Assessment(step, value, rank, ref.count, self.predict, neighbours, distances)
 
     def _match(
-        self, curve: np.ndarray, step: int, ref: _Curves, max_steps: int
+        self, curve: np.ndarray, step: int, ref: Curves, max_steps: int
     ) -> tuple[float, list[int], list[float]]:
         """Predict the final value from the k complete curves closest to ``curve[:step]``;
         also returns those curves' rows in ``ref`` and their distances, nearest first."""
         squared = self._distances(curve, step, ref, max_steps)
-        nearest, distances = _nearest(squared, ref.ids, self.k)
-        targets = ref.finals[nearest]
+        rows, distances = nearest(squared, ref.ids, self.k)
+        targets = ref.finals[rows]
         base = 0.0
         if self.predict == "trend":  # the neighbours' gain from here on, added to our value
-            targets = targets - ref.matrix[nearest, step - 1]
+            targets = targets - ref.matrix[rows, step - 1]
             base = float(curve[step - 1])
             targets = np.where(np.isnan(targets), 0.0, targets)
         if self.weighting == "distance":
@@ -170,9 +170,9 @@ class LCMScheduler:
             prediction = base + float(np.sum(weights * targets) / np.sum(weights))
         else:
             prediction = base + float(np.mean(targets))
-        return prediction, [int(i) for i in nearest], [float(d) for d in distances]
+        return prediction, [int(i) for i in rows], [float(d) for d in distances]
 
-    def _distances(self, curve: np.ndarray, step: int, ref: _Curves, max_steps: int) -> np.ndarray:
+    def _distances(self, curve: np.ndarray, step: int, ref: Curves, max_steps: int) -> np.ndarray:
         """Squared Euclidean distance from the trial's curve to every complete curve, over the
         cumulative points up to ``step`` where both have a number. With every step a point
         and a fully reported curve (the default, and nearly always) that is one
@@ -220,28 +220,6 @@ def _check_steps(
     return list(range(start, max_steps, gap))
 
 
-def _nearest(squared: np.ndarray, ids: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """The rows of the ``k`` smallest squared distances, nearest first, and their
-    distances. Equal distances go to prior curves first (in their order), then to the lower
-    trial id, so the answer depends on the reference's content, not on the order trials
-    completed in. A few ``argmin`` passes beat a partition for small k."""
-    k = min(k, len(squared))
-    if k == 0:
-        return np.empty(0, dtype=np.int64), np.empty(0)
-    work = squared.copy()
-    for _ in range(k - 1):  # the k-th smallest value, after k - 1 removals
-        work[int(np.argmin(work))] = np.inf
-    candidates = np.flatnonzero(squared <= work.min())  # k of them, more on a tie
-    order = np.lexsort((_tie_keys(ids[candidates]), squared[candidates]))
-    rows = candidates[order[:k]]
-    return rows, np.sqrt(np.maximum(squared[rows], 0.0))
-
-
-def _tie_keys(ids: np.ndarray) -> np.ndarray:
-    """Trial ids as they break ties: a prior row r (id -(r + 1)) before every trial."""
-    return np.where(ids >= 0, ids, -(2**62) - ids - 1)
-
-
 def _better(values: np.ndarray, value: float, mode: Mode) -> np.ndarray:
     return values < value if mode == "min" else values > value
 
@@ -285,141 +263,6 @@ class Assessment:
             "distances": self.distances,
         }
         return Stop(reason, details)
-
-
-@dataclass
-class _Curves:
-    """The reference: complete curves (rows), their final values and trial ids; a prior
-    curve's id is -(r + 1) for row r of ``prior``. ``filled`` is ``matrix`` with NaN as 0,
-    ``known`` marks the numbers, ``squares`` holds each row's running sums of squares (over
-    the known numbers) and ``ordered`` the finals, ascending: what a match by prefix needs,
-    kept so that one decision is a few matrix-vector products, not a pass over copies."""
-
-    matrix: np.ndarray
-    finals: np.ndarray
-    ids: np.ndarray
-    filled: np.ndarray
-    known: np.ndarray
-    squares: np.ndarray
-    ordered: SortedList
-    dense: bool
-    prior: PriorCurves | None = None
-
-    @property
-    def count(self) -> int:
-        return len(self.finals)
-
-    def neighbour(self, row: int) -> int | dict[str, Any]:
-        """Row ``row`` as a decision names it: a trial id, or the prior study and trial."""
-        trial_id = int(self.ids[row])
-        if trial_id >= 0 or self.prior is None:
-            return trial_id
-        return self.prior.source(-trial_id - 1)
-
-    def share_better(self, value: float, mode: Mode) -> float:
-        """The share of the finals strictly better than ``value`` (a binary search)."""
-        ordered = self.ordered
-        if not ordered:
-            return 0.0
-        if mode == "min":
-            return ordered.bisect_left(value) / len(ordered)
-        return (len(ordered) - ordered.bisect_right(value)) / len(ordered)
-
-
-class _Reference:
-    """Grows the matrix of complete curves as trials complete (derived data, not decisions).
-
-    It follows the history's feed of changes, so a decision looks only at the trials that
-    changed since the last one; completed trials never change, so a row is appended once,
-    into arrays that double when full (never rebuilt). A different history (another study)
-    or another prior starts afresh; prior curves come first.
-    """
-
-    def __init__(self) -> None:
-        self._prior: PriorCurves | None = None
-        self._history: object = None
-        self._cursor = 0
-        self._seen: set[int] = set()
-        self._width = 0
-        self._count = 0
-        self._dense = True
-        self._allocate(0, 0)
-
-    def _allocate(self, width: int, rows: int) -> None:
-        self._matrix = np.full((rows, width), np.nan)
-        # Column-major: a match reads the first columns of every row.
-        self._filled = np.zeros((rows, width), order="F")
-        self._known = np.zeros((rows, width), order="F")
-        self._squares = np.zeros((rows, width), order="F")
-        self._finals = np.zeros(rows)
-        self._ids = np.zeros(rows, dtype=np.int64)
-        self._ordered = SortedList()
-
-    def update(self, history: History, prior: PriorCurves | None = None) -> _Curves:
-        if self._history is not history.token or self._prior is not prior:
-            self._reset(history, prior)
-        changed, self._cursor = history.changed_since(self._cursor)
-        ids = history.trials.keys() if changed is None else changed
-        trials, seen = history.trials, self._seen
-        for trial_id in ids:
-            if trial_id in seen:
-                continue
-            trial = trials[trial_id]
-            if trial.state is TrialState.COMPLETED:
-                seen.add(trial_id)
-                self._add(curve_row(trial, history.metric, history.max_steps), trial_id)
-        n = self._count
-        return _Curves(
-            self._matrix[:n],
-            self._finals[:n],
-            self._ids[:n],
-            self._filled[:n],
-            self._known[:n],
-            self._squares[:n],
-            self._ordered,
-            self._dense,
-            self._prior,
-        )
-
-    def _add(self, row: np.ndarray, trial_id: int) -> None:
-        present = ~np.isnan(row)
-        if not present.any():
-            return
-        n = self._count
-        if n == len(self._finals):  # full: double (amortised O(1) per row)
-            self._grow(max(64, 2 * n))
-        filled = np.where(present, row, 0.0)
-        self._matrix[n] = row
-        self._filled[n] = filled
-        self._known[n] = present
-        self._squares[n] = np.cumsum(filled * filled)
-        final = float(row[present][-1])
-        self._finals[n] = final
-        self._ids[n] = trial_id
-        self._ordered.add(final)
-        self._dense = self._dense and bool(present.all())
-        self._count = n + 1
-
-    def _grow(self, rows: int) -> None:
-        old = (self._matrix, self._filled, self._known, self._squares, self._finals, self._ids)
-        ordered, n = self._ordered, self._count
-        self._allocate(self._width, rows)
-        for new, before in zip(
-            (self._matrix, self._filled, self._known, self._squares, self._finals, self._ids),
-            old,
-            strict=True,
-        ):
-            new[:n] = before[:n]
-        self._ordered = ordered
-
-    def _reset(self, history: History, prior: PriorCurves | None) -> None:
-        self._history, self._prior, self._cursor = history.token, prior, 0
-        self._seen, self._count, self._width = set(), 0, history.max_steps
-        self._dense = True
-        self._allocate(self._width, 0)
-        if prior is not None:
-            for row, curve in enumerate(prior.curves):
-                self._add(curve, -row - 1)
 
 
 # Named presets (study files and the benchmark use these names).

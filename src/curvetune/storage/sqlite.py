@@ -175,8 +175,6 @@ class SqliteStore:
                     pending = next(reports, None)
                 try:
                     yield decode_event(kind, trial, data, mine)
-                except StoreError as exc:
-                    raise StoreError(f"{self.path}: event {seq}: {exc}") from None
                 except (ValueError, TypeError, KeyError) as exc:
                     raise StoreError(
                         f"{self.path}: event {seq} ({kind}, trial {trial}) cannot be read: "
