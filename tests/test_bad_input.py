@@ -2,8 +2,11 @@
 fixed typo reruns in the same directory, a user's own module imports as under ``python -m``,
 a study where every trial failed says so and exits non-zero, SIGTERM is Ctrl-C."""
 
+import dataclasses
+import inspect
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -167,3 +170,181 @@ def test_version_and_help_for_every_argument(capsys):
 def test_experiment_takes_workers_and_refuses_zero(capsys):
     assert main(["experiment", "pbt-lr", "--quick", "--workers", "0"]) == 2
     assert "--workers" in one_error_line(capsys)
+
+
+# ------------------------------------------------------- one vocabulary for bad options
+
+_NUMERIC = re.compile(r"(int|float|StepSpec)( \| None)?")
+
+
+def _options(cls) -> list[tuple[str, object, str]]:
+    """(option, default, annotation) for each option the class takes."""
+    if dataclasses.is_dataclass(cls):
+        return [(f.name, f.default, str(f.type)) for f in dataclasses.fields(cls) if f.init]
+    parameters = list(inspect.signature(cls.__init__).parameters.values())[1:]
+    return [(p.name, p.default, str(p.annotation)) for p in parameters]
+
+
+def _registered(kind: str, registry) -> list[tuple[str, str, str, str]]:
+    """(kind, name, option, annotation) for every registered name and each of its options."""
+    found = []
+    for name, entry in registry.items():
+        cls = entry[0] if isinstance(entry, tuple) else entry
+        found += [(kind, name, option, annotation) for option, _, annotation in _options(cls)]
+    return found
+
+
+def _build(kind: str, name: str, **options):
+    from curvetune.schedulers import make_scheduler
+    from curvetune.searchers import make_searcher
+
+    return (make_scheduler if kind == "scheduler" else make_searcher)(name, **options)
+
+
+def _every_option():
+    from curvetune.schedulers import SCHEDULERS
+    from curvetune.searchers import SEARCHERS
+
+    return _registered("scheduler", SCHEDULERS) + _registered("searcher", SEARCHERS)
+
+
+NUMERIC_OPTIONS = [o for o in _every_option() if _NUMERIC.fullmatch(o[3])]
+FLAG_OPTIONS = [o for o in _every_option() if o[3] == "bool"]
+
+
+def test_the_option_inspection_finds_what_it_should():
+    names = {(kind, name) for kind, name, *_ in NUMERIC_OPTIONS}
+    from curvetune.schedulers import SCHEDULERS
+
+    assert {name for kind, name in names if kind == "scheduler"} == set(SCHEDULERS)
+    assert ("searcher", "grid") in names and ("searcher", "evolution") in names
+    options = {(name, option) for _, name, option, _ in NUMERIC_OPTIONS}
+    assert {("topk", "k"), ("fifo", "segment"), ("lcm", "threshold")} <= options
+    assert {("evolution", "mutation_rate"), ("pbt", "interval")} <= options
+    assert len(NUMERIC_OPTIONS) >= 40
+    assert {(name, option) for _, name, option, _ in FLAG_OPTIONS} >= {
+        ("lcm", "normalize"),
+        ("pbt", "synchronous"),
+        ("grid", "shuffle"),
+    }
+
+
+def _assert_one_line_naming(error: pytest.ExceptionInfo, name: str, option: str, bad) -> None:
+    message = str(error.value)
+    assert "\n" not in message, message
+    owner, _, rest = message.partition(": ")
+    assert name.startswith(owner.split()[0]), message  # "asha10" is built by "asha"
+    assert rest.startswith(f"{option} must be "), message
+    assert message.endswith(f", got {bad!r}"), message
+
+
+@pytest.mark.parametrize("bad", [True, False, "x"])
+@pytest.mark.parametrize(("kind", "name", "option", "annotation"), NUMERIC_OPTIONS, ids=str)
+def test_every_numeric_option_refuses_a_bool_or_a_string(kind, name, option, annotation, bad):
+    with pytest.raises(ValueError) as error:
+        _build(kind, name, **{option: bad})
+    _assert_one_line_naming(error, name, option, bad)
+
+
+@pytest.mark.parametrize("bad", [1, "yes", None])
+@pytest.mark.parametrize(("kind", "name", "option", "annotation"), FLAG_OPTIONS, ids=str)
+def test_every_switch_refuses_what_is_not_a_bool(kind, name, option, annotation, bad):
+    with pytest.raises(ValueError) as error:
+        _build(kind, name, **{option: bad})
+    _assert_one_line_naming(error, name, option, bad)
+
+
+def test_a_bool_for_a_number_in_a_study_file_is_one_line_naming_the_section(tmp_path, capsys):
+    path, directory = write_study(tmp_path)
+    path.write_text(path.read_text() + '\n[scheduler]\nname = "lcm"\nk = true\n')
+    assert main(["run", str(path), "--quiet"]) == 2
+    line = one_error_line(capsys)
+    assert "[scheduler] lcm: k must be a whole number >= 1, got True" in line
+    assert not directory.exists()
+
+
+# ------------------------------------------------------------------ executor registry
+
+
+@pytest.mark.parametrize(
+    ("name", "options", "expected"),
+    [
+        ("ray", {}, "executor: unknown name 'ray'; allowed: local, sequential, mpi, dask"),
+        ("local", {"workers": 0}, "executor: workers must be a whole number >= 1, got 0"),
+        ("local", {"workers": True}, "executor: workers must be a whole number >= 1, got True"),
+        ("local", {"workers": "2"}, "executor: workers must be a whole number >= 1, got '2'"),
+        (
+            "sequential",
+            {"address": "tcp://h:8786"},
+            "executor: an address is for the dask executor, not 'sequential'",
+        ),
+    ],
+)
+def test_executor_registry_refuses_bad_settings_in_one_line(name, options, expected):
+    from curvetune.executors import EXECUTORS, check_executor, make_executor
+
+    assert list(EXECUTORS) == ["local", "sequential", "mpi", "dask"]
+    for check in (check_executor, make_executor):
+        with pytest.raises(ValueError) as error:
+            check(name, **options)
+        assert str(error.value) == expected
+
+
+@pytest.mark.parametrize(
+    ("setting", "expected"),
+    [
+        ('name = "cloud"', "[executor] executor: unknown name 'cloud'; allowed: local,"),
+        ("workers = 0", "[executor] executor: workers must be a whole number >= 1, got 0"),
+        ("workers = true", "[executor] executor: workers must be a whole number >= 1, got True"),
+        ('address = "tcp://h:8786"', "[executor] executor: an address is for the dask executor"),
+    ],
+)
+def test_executor_settings_in_a_study_file_follow_the_registry(tmp_path, capsys, setting, expected):
+    path, directory = write_study(tmp_path)
+    text = path.read_text().replace("workers = 2\n", "")
+    key = setting.split(" = ")[0]
+    if key == "name":
+        text = text.replace('name = "sequential"', setting)
+    else:
+        text += setting + "\n"
+    path.write_text(text)
+    assert main(["run", str(path), "--quiet"]) == 2
+    assert expected in one_error_line(capsys)
+    assert not directory.exists()
+
+
+def test_a_study_file_builds_its_searcher_and_scheduler_once(tmp_path, monkeypatch):
+    """The parse builds them (that is the check); the run uses those very objects."""
+    import curvetune.config as config
+    import curvetune.study as study_module
+    from curvetune.schedulers import ASHAScheduler
+    from curvetune.searchers import GridSearcher
+
+    path, _ = write_study(tmp_path)
+    path.write_text(
+        path.read_text() + '\n[searcher]\nname = "grid"\npoints = 2\n\n[scheduler]\nname = "asha"\n'
+    )
+    built = []
+    for name in ("make_searcher", "make_scheduler"):
+        real = getattr(config, name)
+        monkeypatch.setattr(
+            config, name, lambda *a, _real=real, **k: built.append(a) or _real(*a, **k)
+        )
+    plan = config.load_study_file(path)
+    assert isinstance(plan.searcher, GridSearcher) and plan.searcher.points == 2
+    assert isinstance(plan.scheduler, ASHAScheduler)
+    assert (plan.searcher_name, plan.scheduler_name) == ("grid", "asha")
+    assert dict(plan.searcher_options) == {"points": 2}
+    assert len(built) == 2
+    used = {}
+    real_optimize = study_module.Study.optimize
+
+    def optimize(self, **kwargs):
+        used.update(kwargs)
+        return real_optimize(self, **kwargs)
+
+    monkeypatch.setattr(study_module.Study, "optimize", optimize)
+    monkeypatch.setattr(config, "load_study_file", lambda _path: plan)
+    assert main(["run", str(path), "--quiet"]) == 0
+    assert used["searcher"] is plan.searcher and used["scheduler"] is plan.scheduler
+    assert len(built) == 2  # nothing built again

@@ -118,7 +118,7 @@ def test_presets_and_bad_options():
     assert make_scheduler("lcm", k=7).k == 7
     for options, message in [
         ({"k": 0}, "k must be"),
-        ({"threshold": 1.5}, "threshold must be in"),
+        ({"threshold": 1.5}, r"threshold must be a number in \(0, 1\)"),
         ({"first_check": 0}, "first_check"),
         ({"weighting": "gaussian"}, "weighting"),
         ({"predict": "magic"}, "predict"),

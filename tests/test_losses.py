@@ -2,7 +2,7 @@ from concurrent.futures import BrokenExecutor, Future
 
 import pytest
 
-from curvetune.losses import LossLedger
+from curvetune.control.losses import LossLedger
 
 
 def _failed(error: BaseException) -> Future:

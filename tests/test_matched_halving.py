@@ -55,5 +55,5 @@ def test_a_stop_that_matching_agrees_with_stands():
 
 
 def test_bad_veto_is_refused():
-    with pytest.raises(ValueError, match="veto must be in"):
+    with pytest.raises(ValueError, match=r"matched-halving: veto must be a number in \(0, 1\)"):
         MatchedHalving(veto=1.0)

@@ -52,8 +52,8 @@ def history(members, max_steps=6):
 def test_invalid_settings_are_refused_with_one_line():
     for options, message in [
         ({"population": 3}, "population must be a whole number >= 4"),
-        ({"quantile": 0.0}, r"quantile must be in \(0, 0.5\]"),
-        ({"quantile": 0.6}, r"quantile must be in \(0, 0.5\]"),
+        ({"quantile": 0.0}, r"quantile must be a number in \(0, 0.5\]"),
+        ({"quantile": 0.6}, r"quantile must be a number in \(0, 0.5\]"),
         ({"interval": 0}, "interval"),
         ({"factors": (0.8, -1.0)}, "factors"),
         ({"mutable": {"lr": {"type": "float", "low": 0.0, "high": 1.0, "log": True}}}, "'lr'"),
@@ -237,7 +237,7 @@ def test_too_few_trials_for_the_population_is_a_clear_error(tmp_path):
     ("change", "expected"),
     [
         (lambda t: t.replace("population = 8", "population = 3"), "population must be"),
-        (lambda t: t.replace("quantile = 0.25", "quantile = 0.7"), "quantile must be in"),
+        (lambda t: t.replace("quantile = 0.25", "quantile = 0.7"), "quantile must be a number in"),
         (
             lambda t: t.replace(
                 "batch_size = 32",

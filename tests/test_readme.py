@@ -42,7 +42,7 @@ def test_python_api_example_runs(tmp_path, monkeypatch):
 
 def test_every_example_study_file_is_valid():
     from curvetune.config import load_study_file
-    from curvetune.study import Study
+    from curvetune.preflight import check_objective
     from curvetune.worker import load_objective
 
     examples = sorted((ROOT / "examples").glob("*.toml"))
@@ -52,4 +52,4 @@ def test_every_example_study_file_is_valid():
         plan.make_scheduler()
         assert plan.trials >= 1
         # The objective's own checks (keys, schedule keys) pass before any trial.
-        Study(plan.spec)._check_settings(load_objective(plan.spec.objective))
+        check_objective(plan.spec, load_objective(plan.spec.objective))

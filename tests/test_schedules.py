@@ -17,15 +17,14 @@ import pytest
 import torch
 
 import curvetune.models.mnist as mnist
-from curvetune.models.settings import parse_config
-from curvetune.schedule_config import (
+from curvetune.models.schedule_config import (
     _CONFIG_CHECKS,
     CONFIG_KEYS,
     SCHEDULE_KEYS,
     schedule_from_config,
     study_schedules,
 )
-from curvetune.schedules import (
+from curvetune.models.schedules import (
     SCHEDULES,
     Constant,
     Cosine,
@@ -38,6 +37,7 @@ from curvetune.schedules import (
     apply,
     schedule_from_json,
 )
+from curvetune.models.settings import parse_config
 from curvetune.space import Choice, Float, Int, Space
 from curvetune.study import Study
 from curvetune.types import Report
@@ -482,11 +482,22 @@ def test_apply_sets_every_param_group() -> None:
 
 
 def test_importing_schedules_needs_no_torch() -> None:
-    code = "import sys; sys.modules['torch'] = None; import curvetune.schedules; print('ok')"
+    code = (
+        "import sys; sys.modules['torch'] = None; "
+        "import curvetune.models.schedules, curvetune.models.schedule_config; print('ok')"
+    )
     result = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=False
     )
     assert result.stdout.strip() == "ok", result.stderr
+
+
+def test_the_models_package_still_offers_train() -> None:
+    """``curvetune.models`` loads its torch trainable on first use, not on import."""
+    import curvetune.models
+    import curvetune.models.mnist
+
+    assert curvetune.models.train is curvetune.models.mnist.train
 
 
 # ----------------------------------------------------------------------------- MNIST

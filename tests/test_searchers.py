@@ -69,15 +69,15 @@ def test_make_searcher_errors_list_what_is_allowed():
 @pytest.mark.parametrize(
     ("build", "message"),
     [
-        (lambda: GridSearcher(points=1), "points must be an integer >= 2, got 1"),
-        (lambda: GridSearcher(points=2.0), "points must be an integer >= 2"),
+        (lambda: GridSearcher(points=1), "points must be a whole number >= 2, got 1"),
+        (lambda: GridSearcher(points=2.0), "points must be a whole number >= 2"),
         (lambda: GridSearcher(shuffle="yes"), "shuffle must be true or false"),
-        (lambda: EvolutionSearcher(population=1), "population must be an integer >= 2, got 1"),
+        (lambda: EvolutionSearcher(population=1), "population must be a whole number >= 2, got 1"),
         (
             lambda: EvolutionSearcher(population=5, tournament=6),
-            "tournament must be an integer from 1 to population (5), got 6",
+            "tournament must be a whole number from 1 to population (5), got 6",
         ),
-        (lambda: EvolutionSearcher(tournament=0), "tournament must be an integer from 1"),
+        (lambda: EvolutionSearcher(tournament=0), "tournament must be a whole number from 1"),
         (lambda: EvolutionSearcher(mutation_rate=0), "mutation_rate must be a number in (0, 1]"),
         (lambda: EvolutionSearcher(mutation_rate=1.5), "mutation_rate must be a number in (0, 1]"),
     ],

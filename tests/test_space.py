@@ -293,3 +293,177 @@ def test_space_from_json_needs_a_table():
     with pytest.raises(ValueError, match="a space is a table"):
         Space.from_json([1, 2])
     assert Space.from_json({"model.width": [1, 2], "_x-y": [3]}).names == ("model.width", "_x-y")
+
+
+# ----------------------------------------------------------------------------- unit encoding
+
+NUMERIC_DOMAINS = [
+    Float(-2.0, 3.0),
+    Float(1e-5, 0.5, log=True),
+    Float(0.0, 1.0, step=0.1),
+    Float(0.1, 1.0, step=0.25),  # high is off the lattice
+    Int(-3, 12),
+    Int(1, 1000, log=True),
+    Int(0, 100, step=7),
+    Int(5, 5),
+]
+CHOICES = [
+    Choice(("sgd", "adam", "rmsprop")),
+    Choice((32, 64.5, 128)),
+    Choice((True, False)),
+    Choice(("a", 3, 2.5, True)),
+    Choice(("only",)),
+]
+
+
+def _values(domain, rng, n=500):
+    """Samples and grid points of ``domain``: what a searcher hands to ``to_unit``."""
+    return [domain.sample(rng) for _ in range(n)] + list(domain.grid(9))
+
+
+def _same(a, b):
+    if isinstance(a, float) and isinstance(b, float):
+        return a == pytest.approx(b, rel=1e-12, abs=1e-12)
+    return a == b and type(a) is type(b)
+
+
+@pytest.mark.parametrize("domain", NUMERIC_DOMAINS + CHOICES, ids=repr)
+def test_from_unit_inverts_to_unit(domain):
+    rng = np.random.default_rng(7)
+    for value in _values(domain, rng):
+        u = domain.to_unit(value)
+        assert isinstance(u, float) and 0.0 <= u <= 1.0
+        back = domain.from_unit(u)
+        assert _same(back, value), (value, u, back)
+        if not isinstance(domain, Float) or domain.step is not None:
+            assert back == value and type(back) is type(value)  # exact off the continuum
+
+
+@pytest.mark.parametrize("domain", [d for d in NUMERIC_DOMAINS if d.size() < 200] + CHOICES)
+def test_every_value_of_a_finite_domain_round_trips_from_its_bucket_centre(domain):
+    values = list(domain.grid(int(domain.size()) + 1))
+    assert len(values) == domain.size()
+    units = [domain.to_unit(v) for v in values]
+    assert len(set(units)) == len(values)  # one bucket each
+    assert [domain.from_unit(u) for u in units] == values
+    if not (isinstance(domain, Int) and domain.log):
+        n = len(values)
+        assert units == pytest.approx([(i + 0.5) / n for i in range(n)])
+
+
+@pytest.mark.parametrize("domain", [Float(-2.0, 3.0), Float(1e-5, 0.5, log=True)], ids=repr)
+def test_a_continuous_float_is_linear_in_its_scale(domain):
+    rng = np.random.default_rng(3)
+    for u in rng.random(500).tolist():
+        assert domain.to_unit(domain.from_unit(u)) == pytest.approx(u, abs=1e-12)
+    mid = domain.from_unit(0.5)
+    expected = math.sqrt(domain.low * domain.high) if domain.log else 0.5
+    assert mid == pytest.approx(expected)
+
+
+@pytest.mark.parametrize("domain", NUMERIC_DOMAINS, ids=repr)
+def test_to_unit_keeps_the_order_of_numbers(domain):
+    values = sorted(set(_values(domain, np.random.default_rng(11))))
+    units = [domain.to_unit(v) for v in values]
+    assert units == sorted(units)
+
+
+@pytest.mark.parametrize("domain", NUMERIC_DOMAINS + CHOICES, ids=repr)
+def test_unit_bounds_map_inside_the_domain(domain):
+    first, last = domain.from_unit(0.0), domain.from_unit(1.0)
+    assert all(domain.contains(v) for v in (first, last, domain.from_unit(math.nextafter(1, 0))))
+    assert domain.from_unit(-0.5) == first and domain.from_unit(1.5) == last  # clamped
+    if isinstance(domain, Choice):
+        assert (first, last) == (domain.values[0], domain.values[-1])
+    else:  # exactly the ends (the top of a step lattice may sit below high)
+        assert (first, last) == (domain.low, max(domain.grid(2)))
+
+
+def test_numbers_outside_a_numeric_domain_clamp_to_its_ends():
+    assert Float(1e-3, 1.0, log=True).to_unit(0.0) == 0.0
+    assert Float(1e-3, 1.0, log=True).to_unit(5.0) == 1.0
+    assert Int(1, 64, log=True).to_unit(-4) == 0.0
+    assert Int(0, 9).to_unit(100) == pytest.approx(0.95)
+
+
+def test_choice_to_unit_refuses_a_value_it_does_not_hold():
+    with pytest.raises(ValueError, match="not one of the choices"):
+        Choice(("a", "b")).to_unit("c")
+    with pytest.raises(ValueError, match="not one of the choices"):
+        Choice((1, 2)).to_unit(True)  # True == 1 in Python, but not as a choice
+    assert Choice((True, 2)).to_unit(True) == 0.25
+
+
+SPACE = Space(
+    {
+        "lr": Float(1e-4, 1.0, log=True),
+        "momentum": Float(0.0, 0.99),
+        "width": Int(16, 512, log=True),
+        "depth": Int(1, 8),
+        "optimizer": Choice(("sgd", "adam")),
+        "nesterov": Choice((True, False)),
+    }
+)
+
+
+def test_space_vector_round_trip():
+    rng = np.random.default_rng(5)
+    for _ in range(300):
+        config = SPACE.sample(rng)
+        vector = SPACE.to_unit(config)
+        assert isinstance(vector, np.ndarray) and vector.dtype == float
+        assert vector.shape == (len(SPACE),)
+        assert ((vector >= 0.0) & (vector <= 1.0)).all()
+        assert vector.tolist() == [SPACE[name].to_unit(config[name]) for name in SPACE.names]
+        back = SPACE.from_unit(vector)
+        assert list(back) == list(SPACE.names)
+        assert all(_same(back[name], config[name]) for name in SPACE.names), (config, back)
+        assert SPACE.from_unit(vector.tolist()) == back  # a plain list works too
+    for u in rng.random((300, len(SPACE))):
+        assert SPACE.contains(SPACE.from_unit(u))
+    assert SPACE.contains(SPACE.from_unit(np.zeros(len(SPACE))))
+    assert SPACE.contains(SPACE.from_unit(np.ones(len(SPACE))))
+
+
+def test_space_to_unit_ignores_extra_keys_and_needs_every_parameter():
+    config = SPACE.sample(np.random.default_rng(0))
+    assert SPACE.to_unit({**config, "seed": 3}).tolist() == SPACE.to_unit(config).tolist()
+    partial = {k: v for k, v in config.items() if k not in ("depth", "nesterov")}
+    with pytest.raises(ValueError, match=r"lacks space parameter.*'depth', 'nesterov'"):
+        SPACE.to_unit(partial)
+
+
+@pytest.mark.parametrize(
+    "vector",
+    [[0.5] * 5, [0.5] * 7, [], [[0.5] * 6], 0.5],
+    ids=["short", "long", "empty", "2d", "scalar"],
+)
+def test_space_from_unit_refuses_a_wrong_length_vector(vector):
+    with pytest.raises(ValueError, match="holds 6 numbers, one per parameter"):
+        SPACE.from_unit(vector)
+
+
+def test_space_from_unit_refuses_nan():
+    with pytest.raises(ValueError, match="finite"):
+        SPACE.from_unit([0.5, float("nan"), 0.5, 0.5, 0.5, 0.5])
+
+
+def test_domains_module_does_not_import_space():
+    """``domains`` decodes its own JSON (unpickling needs it), so it needs nothing of
+    ``space``, which builds on it: no import circle."""
+    import ast
+    import inspect
+
+    import curvetune.domains
+
+    tree = ast.parse(inspect.getsource(curvetune.domains))
+    imported = {
+        node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.module
+    }
+    imported |= {
+        alias.name
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Import)
+        for alias in node.names
+    }
+    assert not {name for name in imported if name.split(".")[-1] == "space"}

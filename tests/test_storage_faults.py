@@ -15,7 +15,7 @@ from conftest import one_error_line, require
 from test_cli import write_study
 
 from curvetune.cli import main
-from curvetune.controller import StudyHalted
+from curvetune.control import StudyHalted
 from curvetune.events import SegmentLost
 from curvetune.space import Float
 from curvetune.storage import SqliteStore, StoreError

@@ -1,7 +1,9 @@
 """curvetune: hyperparameter tuning for neural networks, from a laptop to a supercomputer."""
 
+from .asktell import TrialHandle
 from .space import Choice, Float, Int, Space
-from .study import Study, StudySpec
+from .spec import StudySpec
+from .study import Study
 from .types import Complete, Continue, Exploit, History, Report, Stop, Trial, TrialState
 from .worker import SegmentContext, Trainable
 
@@ -23,5 +25,6 @@ __all__ = [
     "StudySpec",
     "Trainable",
     "Trial",
+    "TrialHandle",
     "TrialState",
 ]

@@ -35,13 +35,16 @@ workers = 2
 
 from __future__ import annotations
 
+import contextlib
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .executors import EXECUTORS
+from .executors import check_executor
+from .schedulers import Scheduler, make_scheduler
+from .searchers import Searcher, make_searcher
 from .space import Space
 from .study import StudySpec
 
@@ -50,6 +53,8 @@ class ConfigError(ValueError):
     """A study file that cannot be used; the message is one line saying where and why."""
 
 
+# Each section's keys and the TOML type each must have; ``object``: whoever takes the value
+# checks it (the executor registry, for name, workers and address).
 SECTIONS: dict[str, dict[str, type | tuple[type, ...]]] = {
     "study": {"objective": str, "metric": str, "mode": str, "seed": int, "directory": str},
     "budget": {"trials": int, "steps": int},
@@ -58,10 +63,10 @@ SECTIONS: dict[str, dict[str, type | tuple[type, ...]]] = {
     "searcher": {},
     "scheduler": {},
     "executor": {
-        "name": str,
-        "workers": int,
+        "name": object,
+        "workers": object,
         "max_retries": int,
-        "address": str,
+        "address": object,
         "segment_timeout": (int, float),
     },
 }
@@ -70,15 +75,22 @@ REQUIRED = {"study": ("objective", "metric"), "budget": ("trials", "steps")}
 
 @dataclass(frozen=True)
 class StudyFile:
-    """A parsed, validated study file."""
+    """A parsed, validated study file.
+
+    ``searcher`` and ``scheduler`` are built while the file is parsed (that is how their
+    options are checked), once, for the study the file runs; ``searcher_name`` and
+    ``scheduler_name`` with their options say what they were built from.
+    """
 
     path: Path
     spec: StudySpec
     directory: Path
     trials: int
-    searcher: str
+    searcher: Searcher
+    scheduler: Scheduler
+    searcher_name: str = "random"
     searcher_options: Mapping[str, Any] = field(default_factory=dict)
-    scheduler: str = "fifo"
+    scheduler_name: str = "fifo"
     scheduler_options: Mapping[str, Any] = field(default_factory=dict)
     executor: str = "local"
     workers: int | None = None
@@ -86,15 +98,13 @@ class StudyFile:
     address: str | None = None
     segment_timeout: float | None = None
 
-    def make_searcher(self):
-        from .searchers import make_searcher
+    def make_searcher(self) -> Searcher:
+        """A fresh searcher from the same name and options (``searcher`` is the one built)."""
+        return make_searcher(self.searcher_name, **self.searcher_options)
 
-        return make_searcher(self.searcher, **self.searcher_options)
-
-    def make_scheduler(self):
-        from .schedulers import make_scheduler
-
-        return make_scheduler(self.scheduler, **self.scheduler_options)
+    def make_scheduler(self) -> Scheduler:
+        """A fresh scheduler from the same name and options (``scheduler`` is the one built)."""
+        return make_scheduler(self.scheduler_name, **self.scheduler_options)
 
 
 def load_study_file(path: str | Path) -> StudyFile:
@@ -134,9 +144,12 @@ def _parse(path: Path, data: Mapping[str, Any]) -> StudyFile:
                 raise ConfigError(
                     f"{path}: [{section}] unknown key '{key}'; allowed: {', '.join(keys)}"
                 )
-            if not isinstance(value, keys[key]) or isinstance(value, bool):
-                kind = keys[key].__name__
-                raise ConfigError(f"{path}: [{section}] '{key}' must be a {kind}, got {value!r}")
+            expected = keys[key]
+            if expected is not object and (
+                not isinstance(value, expected) or isinstance(value, bool)
+            ):
+                kind = {str: "a string", int: "a whole number"}.get(expected, "a number")
+                raise ConfigError(f"{path}: [{section}] '{key}' must be {kind}, got {value!r}")
 
     study, budget = data["study"], data["budget"]
     if not data.get("space"):
@@ -156,42 +169,51 @@ def _parse(path: Path, data: Mapping[str, Any]) -> StudyFile:
     )
     if budget["trials"] < 1:
         raise ConfigError(f"{path}: [budget] trials must be >= 1, got {budget['trials']}")
-    searcher = dict(data.get("searcher", {}))
-    scheduler = dict(data.get("scheduler", {}))
+    searcher_options = dict(data.get("searcher", {}))
+    searcher_name = _name(path, "searcher", searcher_options, "random")
+    scheduler_options = dict(data.get("scheduler", {}))
+    scheduler_name = _name(path, "scheduler", scheduler_options, "fifo")
     executor = data.get("executor", {})
-    plan = StudyFile(
+    name = executor.get("name", "local")
+    workers, address = executor.get("workers"), executor.get("address")
+    with _section(path, "executor"):
+        check_executor(name, workers=workers, address=address)
+    segment_timeout = executor.get("segment_timeout")
+    if segment_timeout is not None and not segment_timeout > 0:
+        raise ConfigError(
+            f"{path}: [executor] segment_timeout must be > 0 seconds, got {segment_timeout}"
+        )
+    # Built once, here: building is how their options are checked, and the study uses these.
+    with _section(path, "searcher"):
+        searcher = make_searcher(searcher_name, **searcher_options)
+    with _section(path, "scheduler"):
+        scheduler = make_scheduler(scheduler_name, **scheduler_options)
+    return StudyFile(
         path=path,
         spec=spec,
         directory=Path(study.get("directory", f"runs/{path.stem}")),
         trials=budget["trials"],
-        searcher=_name(path, "searcher", searcher, "random"),
-        searcher_options=searcher,
-        scheduler=_name(path, "scheduler", scheduler, "fifo"),
-        scheduler_options=scheduler,
-        executor=executor.get("name", "local"),
-        workers=executor.get("workers"),
+        searcher=searcher,
+        scheduler=scheduler,
+        searcher_name=searcher_name,
+        searcher_options=searcher_options,
+        scheduler_name=scheduler_name,
+        scheduler_options=scheduler_options,
+        executor=name,
+        workers=workers,
         max_retries=executor.get("max_retries", 2),
-        address=executor.get("address"),
-        segment_timeout=executor.get("segment_timeout"),
+        address=address,
+        segment_timeout=segment_timeout,
     )
-    for section, build in (("searcher", plan.make_searcher), ("scheduler", plan.make_scheduler)):
-        try:
-            build()
-        except ValueError as exc:
-            raise ConfigError(f"{path}: [{section}] {exc}") from None
-    if plan.executor not in EXECUTORS:
-        raise ConfigError(
-            f"{path}: [executor] unknown name {plan.executor!r}; allowed: {', '.join(EXECUTORS)}"
-        )
-    if plan.workers is not None and plan.workers < 1:
-        raise ConfigError(f"{path}: [executor] workers must be >= 1, got {plan.workers}")
-    if plan.segment_timeout is not None and not plan.segment_timeout > 0:
-        raise ConfigError(
-            f"{path}: [executor] segment_timeout must be > 0 seconds, got {plan.segment_timeout}"
-        )
-    if plan.address is not None and plan.executor != "dask":
-        raise ConfigError(f'{path}: [executor] address is for name = "dask" only')
-    return plan
+
+
+@contextlib.contextmanager
+def _section(path: Path, section: str) -> Iterator[None]:
+    """Turn a ``ValueError`` raised inside into ``ConfigError("PATH: [section] message")``."""
+    try:
+        yield
+    except ValueError as exc:
+        raise ConfigError(f"{path}: [{section}] {exc}") from None
 
 
 def _name(path: Path, section: str, table: dict[str, Any], default: str) -> str:

@@ -1,12 +1,18 @@
-"""Parameter domains: ``Float``, ``Int`` and ``Choice``, their sampling and their grids.
+"""Parameter domains: ``Float``, ``Int`` and ``Choice``, their sampling, grids and JSON form.
 
 A domain is a frozen value validated when it is built. Every random draw goes through the
 ``numpy.random.Generator`` the caller passes, so a search is a pure function of
-(space, history, rng). Each domain maps one uniform number ``u`` in [0, 1) to a value
-(``_from_unit``) and back (``_to_unit``): sampling costs one draw per parameter (a whole
-``Space`` draws them in one call) and searchers can perturb values in that unit space.
+(space, history, rng).
 
-A domain's JSON form (``to_json``; parsed back by ``curvetune.space.domain_from_json``) is
+Unit encoding: each domain maps a number ``u`` in [0, 1] onto its values (``from_unit``) and a
+value back into [0, 1] (``to_unit``), with ``from_unit(to_unit(v)) == v`` for every value ``v``
+of the domain (up to float rounding for a continuous ``Float``). Sampling is ``from_unit`` of
+one uniform draw (a whole ``Space`` draws them in one call), and searchers work in this unit
+cube: evolution perturbs values there, a model-based searcher fits and proposes there. The
+scale is the domain's own: log for ``log=True``, one equal bucket per value for an ``Int`` or
+a ``Choice``, so every value gets the same share of [0, 1].
+
+A domain's JSON form (``to_json``) is parsed back by ``domain_from_json``, here; the form is
 described in ``curvetune.space``, which re-exports everything here.
 """
 
@@ -14,7 +20,7 @@ from __future__ import annotations
 
 import math
 import operator
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, overload
 
@@ -35,10 +41,8 @@ JsonScalar = str | int | float | bool
 
 
 def _reduce(domain: Domain) -> tuple[Any, ...]:
-    """A domain's ``__reduce__``: its specialised sampler is a closure, which pickle cannot
-    carry, so it travels as its JSON form and is rebuilt by ``domain_from_json``."""
-    from .space import domain_from_json  # here, not at the top: space imports this module
-
+    """A domain's ``__reduce__``: its specialised ``from_unit`` is a closure, which pickle
+    cannot carry, so it travels as its JSON form and is rebuilt by ``domain_from_json``."""
     return (domain_from_json, (domain.to_json(),))
 
 
@@ -59,8 +63,11 @@ class Float:
     _a: float = field(init=False, repr=False, compare=False)
     _width: float = field(init=False, repr=False, compare=False)
     _steps: int = field(init=False, repr=False, compare=False)  # last k of low + k*step
-    # u in [0, 1) -> value: a closure specialised once, as sampling is on the hot path.
-    _from_unit: Callable[[float], float] = field(init=False, repr=False, compare=False)
+    from_unit: Callable[[float], float] = field(init=False, repr=False, compare=False)
+    """``u`` in [0, 1] -> a value: ``low`` at 0, ``high`` at 1, linear (or in log space if
+    ``log``; on the step lattice if ``step``, one equal bucket per step). A closure
+    specialised when the domain is built, as sampling calls it once per draw; ``u`` outside
+    [0, 1] is clamped to the nearer end."""
 
     def __post_init__(self) -> None:
         kind = "Float"
@@ -99,7 +106,7 @@ class Float:
         object.__setattr__(self, "_a", a)
         object.__setattr__(self, "_width", b - a)
         object.__setattr__(self, "_steps", steps)
-        object.__setattr__(self, "_from_unit", self._make_from_unit())
+        object.__setattr__(self, "from_unit", self._make_from_unit())
 
     def _make_from_unit(self) -> Callable[[float], float]:
         low, high, a, width, step, steps = (
@@ -110,7 +117,7 @@ class Float:
 
             def on_steps(u: float) -> float:
                 k = int(u * n)
-                value = _snap(low + (k if k < steps else steps) * step)
+                value = _snap(low + (0 if k < 0 else k if k < steps else steps) * step)
                 return value if value < high else high
 
             return on_steps
@@ -118,27 +125,40 @@ class Float:
             exp = math.exp
 
             def log_uniform(u: float) -> float:
+                if u <= 0.0:
+                    return low
+                if u >= 1.0:
+                    return high  # exactly: exp(log(high)) need not be
                 x = exp(a + width * u)
                 return low if x < low else high if x > high else x
 
             return log_uniform
 
         def uniform(u: float) -> float:
+            if u <= 0.0:
+                return low
+            if u >= 1.0:
+                return high  # exactly: low + (high - low) need not be
             x = a + width * u
             return x if x < high else high
 
         return uniform
 
-    def _to_unit(self, value: float) -> float:
+    def to_unit(self, value: float) -> float:
+        """Where ``value`` sits in [0, 1], the inverse of ``from_unit``: its fraction of the
+        range (in log space if ``log``), or the centre of its bucket if ``step``. A value
+        outside [low, high] is clamped to the nearer end."""
         if self.step is not None:
             k = round((value - self.low) / self.step)
             return (min(max(k, 0), self._steps) + 0.5) / (self._steps + 1)
-        x = math.log(value) if self.log and value > 0 else value
+        if self.log and value <= 0:
+            return 0.0  # below low > 0, and log would fail
+        x = math.log(value) if self.log else value
         return min(max((x - self._a) / self._width, 0.0), 1.0)
 
     def sample(self, rng: np.random.Generator) -> float:
         """A random value: uniform (in log space if ``log``), on the step lattice if ``step``."""
-        return self._from_unit(rng.random())
+        return self.from_unit(rng.random())
 
     def size(self) -> float:
         """How many distinct values the domain holds (``inf`` when continuous)."""
@@ -234,7 +254,11 @@ class Int:
     _a: float = field(init=False, repr=False, compare=False)
     _width: float = field(init=False, repr=False, compare=False)
     _count: int = field(init=False, repr=False, compare=False)  # number of values
-    _from_unit: Callable[[float], int] = field(init=False, repr=False, compare=False)
+    from_unit: Callable[[float], int] = field(init=False, repr=False, compare=False)
+    """``u`` in [0, 1] -> an integer: [0, 1] is cut into one equal bucket per value (in log
+    space if ``log``, where a bucket is ``[log(v - 0.5), log(v + 0.5)]``), so ``low`` is at 0
+    and ``high`` at 1. A closure specialised when the domain is built, as sampling calls it
+    once per draw; ``u`` outside [0, 1] is clamped to the nearer end."""
 
     def __post_init__(self) -> None:
         kind = "Int"
@@ -272,7 +296,7 @@ class Int:
         object.__setattr__(self, "_a", a)
         object.__setattr__(self, "_width", b - a)
         object.__setattr__(self, "_count", count)
-        object.__setattr__(self, "_from_unit", self._make_from_unit())
+        object.__setattr__(self, "from_unit", self._make_from_unit())
 
     def _make_from_unit(self) -> Callable[[float], int]:
         low, high, a, width, count = self.low, self.high, self._a, self._width, self._count
@@ -288,11 +312,14 @@ class Int:
 
         def uniform(u: float) -> int:
             k = int(u * count)
-            return low + (k if k < last else last) * step
+            return low + (0 if k < 0 else k if k < last else last) * step
 
         return uniform
 
-    def _to_unit(self, value: float) -> float:
+    def to_unit(self, value: float) -> float:
+        """Where ``value`` sits in [0, 1], the inverse of ``from_unit``: the centre of its
+        bucket, or its log's fraction of the log range if ``log``. A value outside
+        [low, high] is clamped to the nearer end."""
         if self.log:
             x = math.log(value) if value > 0 else self._a
             return min(max((x - self._a) / self._width, 0.0), 1.0)
@@ -301,7 +328,7 @@ class Int:
 
     def sample(self, rng: np.random.Generator) -> int:
         """A random integer, low and high included (log-uniform if ``log``)."""
-        return self._from_unit(rng.random())
+        return self.from_unit(rng.random())
 
     def size(self) -> int:
         """How many distinct values the domain holds."""
@@ -355,7 +382,10 @@ class Choice:
     every value in the given order."""
 
     values: tuple[JsonScalar, ...]
-    _from_unit: Callable[[float], JsonScalar] = field(init=False, repr=False, compare=False)
+    from_unit: Callable[[float], JsonScalar] = field(init=False, repr=False, compare=False)
+    """``u`` in [0, 1] -> a value: [0, 1] is cut into one equal bucket per value, in the
+    given order. A closure specialised when the domain is built, as sampling calls it once
+    per draw; ``u`` outside [0, 1] is clamped to the nearer end."""
 
     def __post_init__(self) -> None:
         kind = "Choice"
@@ -380,9 +410,9 @@ class Choice:
 
         def uniform(u: float) -> JsonScalar:
             k = int(u * n)
-            return values[k if k < last else last]
+            return values[0 if k < 0 else k if k < last else last]
 
-        object.__setattr__(self, "_from_unit", uniform)
+        object.__setattr__(self, "from_unit", uniform)
 
     def _index(self, value: object) -> int | None:
         for i, candidate in enumerate(self.values):
@@ -390,9 +420,20 @@ class Choice:
                 return i
         return None
 
+    def to_unit(self, value: JsonScalar) -> float:
+        """The centre of ``value``'s bucket in [0, 1] (the inverse of ``from_unit``). The
+        buckets follow the order of ``values``, which may mean nothing (strings): a
+        model-based searcher may prefer a one-hot encoding, while this one keeps every
+        parameter one number. Raises ``ValueError`` for a value that is not one of ``values``
+        (``True`` is not ``1`` here)."""
+        index = self._index(value)
+        if index is None:
+            raise ValueError(f"{value!r} is not one of the choices {list(self.values)!r}")
+        return (index + 0.5) / len(self.values)
+
     def sample(self, rng: np.random.Generator) -> JsonScalar:
         """A value chosen uniformly."""
-        return self._from_unit(rng.random())
+        return self.from_unit(rng.random())
 
     def size(self) -> int:
         return len(self.values)
@@ -416,3 +457,47 @@ class Choice:
 
 
 Domain = Float | Int | Choice
+
+
+# ----------------------------------------------------------------------------- JSON
+
+_KEYS: dict[str, tuple[type, frozenset[str]]] = {
+    "choice": (Choice, frozenset({"type", "values"})),
+    "float": (Float, frozenset({"type", "low", "high", "log", "step", "points"})),
+    "int": (Int, frozenset({"type", "low", "high", "log", "step", "points"})),
+}
+
+
+def domain_from_json(spec: object) -> Domain:
+    """Build one domain from its JSON form (a bare list means a ``Choice``); the inverse of a
+    domain's ``to_json``. Here, beside the domains, because unpickling a domain calls it."""
+    if isinstance(spec, list | tuple):
+        return Choice(tuple(spec))
+    if not isinstance(spec, Mapping):
+        raise InvalidDomain(
+            "parameter", f"expected a table with a 'type' key or a list of choices, got {spec!r}"
+        )
+    allowed_types = ", ".join(sorted(_KEYS))
+    if "type" not in spec:
+        raise InvalidDomain("parameter", f"missing key 'type' (allowed types: {allowed_types})")
+    kind = spec["type"]
+    if kind not in _KEYS:
+        raise InvalidDomain("parameter", f"unknown type {kind!r}; allowed types: {allowed_types}")
+    cls, allowed = _KEYS[kind]
+    for key in spec:
+        if key not in allowed:
+            raise InvalidDomain(
+                "parameter",
+                f"unknown key {key!r} for type {kind!r}; "
+                f"allowed keys: {', '.join(sorted(allowed))}",
+            )
+    required = ("values",) if cls is Choice else ("low", "high")
+    for key in required:
+        if key not in spec:
+            raise InvalidDomain(
+                "parameter", f"missing key {key!r} (type {kind!r} needs {' and '.join(required)})"
+            )
+    if cls is Choice:
+        return Choice(spec["values"])
+    options = {k: spec[k] for k in ("log", "step", "points") if k in spec}
+    return cls(spec["low"], spec["high"], **options)

@@ -198,3 +198,12 @@ def _bar(fraction: float, *, ascii_only: bool = False) -> Text:
     bar = Text(char * done, style="bar.complete" if fraction < 1 else "bar.finished")
     bar.append(char * (BAR_WIDTH - done), style="bar.back")
     return bar
+
+
+def display_for(history: History, trials: int, progress: bool | Console) -> StudyProgress | None:
+    """The display ``Study.optimize(progress=...)`` asks for: none for False, else on the
+    ``Console`` given or on stderr."""
+    if progress is False:
+        return None
+    console = progress if isinstance(progress, Console) else Console(stderr=True)
+    return StudyProgress(history, trials, console=console)

@@ -1,7 +1,8 @@
 """The search space: named parameter domains, their sampling, their grids and their JSON form.
 
-The domains themselves (``Float``, ``Int``, ``Choice``) live in ``curvetune.domains`` and are
-re-exported here with ``InvalidDomain``; this module holds ``Space`` and the JSON parsing.
+The domains themselves (``Float``, ``Int``, ``Choice``) and the parsing of one domain's JSON
+form (``domain_from_json``) live in ``curvetune.domains`` and are re-exported here with
+``InvalidDomain``; this module holds ``Space``.
 
 The JSON form of a parameter is also what the study file uses::
 
@@ -20,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from .domains import Choice, Domain, Float, Int, InvalidDomain, JsonScalar
+from .domains import Choice, Domain, Float, Int, InvalidDomain, JsonScalar, domain_from_json
 
 __all__ = [
     "Choice",
@@ -34,46 +35,6 @@ __all__ = [
 ]
 
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.\-]*$")
-
-_KEYS: dict[str, tuple[type, frozenset[str]]] = {
-    "choice": (Choice, frozenset({"type", "values"})),
-    "float": (Float, frozenset({"type", "low", "high", "log", "step", "points"})),
-    "int": (Int, frozenset({"type", "low", "high", "log", "step", "points"})),
-}
-
-
-def domain_from_json(spec: object) -> Domain:
-    """Build one domain from its JSON form (a bare list means a ``Choice``)."""
-    if isinstance(spec, list | tuple):
-        return Choice(tuple(spec))
-    if not isinstance(spec, Mapping):
-        raise InvalidDomain(
-            "parameter", f"expected a table with a 'type' key or a list of choices, got {spec!r}"
-        )
-    allowed_types = ", ".join(sorted(_KEYS))
-    if "type" not in spec:
-        raise InvalidDomain("parameter", f"missing key 'type' (allowed types: {allowed_types})")
-    kind = spec["type"]
-    if kind not in _KEYS:
-        raise InvalidDomain("parameter", f"unknown type {kind!r}; allowed types: {allowed_types}")
-    cls, allowed = _KEYS[kind]
-    for key in spec:
-        if key not in allowed:
-            raise InvalidDomain(
-                "parameter",
-                f"unknown key {key!r} for type {kind!r}; "
-                f"allowed keys: {', '.join(sorted(allowed))}",
-            )
-    required = ("values",) if cls is Choice else ("low", "high")
-    for key in required:
-        if key not in spec:
-            raise InvalidDomain(
-                "parameter", f"missing key {key!r} (type {kind!r} needs {' and '.join(required)})"
-            )
-    if cls is Choice:
-        return Choice(spec["values"])
-    options = {k: spec[k] for k in ("log", "step", "points") if k in spec}
-    return cls(spec["low"], spec["high"], **options)
 
 
 # ----------------------------------------------------------------------------- Space
@@ -104,7 +65,7 @@ class Space(Mapping[str, Domain]):
         self._names: tuple[str, ...] = tuple(params)
         self._domains: dict[str, Domain] = dict(self._items)
         self._hash = hash(self._items)
-        self._from_units = tuple(domain._from_unit for _, domain in self._items)
+        self._from_units = tuple(domain.from_unit for _, domain in self._items)
 
     # Mapping protocol (order-sensitive equality: the order fixes grid and sample order).
     def __getitem__(self, name: str) -> Domain:
@@ -142,6 +103,37 @@ class Space(Mapping[str, Domain]):
             return {self._names[0]: fns[0](rng.random())}
         units = rng.random(len(fns)).tolist()
         return {name: f(u) for name, f, u in zip(self._names, fns, units, strict=False)}
+
+    def to_unit(self, config: Mapping[str, Any]) -> np.ndarray:
+        """``config`` as a point of the unit cube: one float in [0, 1] per parameter, in
+        ``names`` order (each domain's ``to_unit``, so log scales and buckets are honoured).
+
+        This is the encoding searchers work in: a model-based searcher fits its model to
+        evaluated configs as vectors and proposes new vectors, and evolution perturbs a
+        parent's values there. Keys the space does not name are ignored; a missing parameter
+        raises ``ValueError``, and so does a value a ``Choice`` does not hold."""
+        missing = [name for name in self._names if name not in config]
+        if missing:
+            raise ValueError(
+                f"config {dict(config)!r} lacks space parameter(s) {', '.join(map(repr, missing))}"
+            )
+        return np.array([d.to_unit(config[name]) for name, d in self._items], dtype=float)
+
+    def from_unit(self, vector: Sequence[float] | np.ndarray) -> dict[str, Any]:
+        """The configuration at a point of the unit cube, the inverse of ``to_unit``: entry i
+        is decoded by parameter ``names[i]``'s domain (values outside [0, 1] are clamped to
+        the nearer end). Raises ``ValueError`` unless ``vector`` holds exactly one finite
+        number per parameter."""
+        units = np.asarray(vector, dtype=float)
+        if units.shape != (len(self._names),):
+            raise ValueError(
+                f"a unit vector for this space holds {len(self._names)} numbers, one per "
+                f"parameter ({', '.join(self._names)}); got shape {units.shape}"
+            )
+        if not np.isfinite(units).all():
+            raise ValueError(f"a unit vector must hold finite numbers, got {units.tolist()!r}")
+        fns = self._from_units
+        return {name: f(u) for name, f, u in zip(self._names, fns, units.tolist(), strict=True)}
 
     def grid(self, default_points: int = 3) -> list[dict[str, Any]]:
         """The full factorial grid, built as a list; the first parameter varies slowest. Its

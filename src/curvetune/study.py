@@ -1,9 +1,10 @@
 """The study facade: what a user holds in Python.
 
 A ``Study`` is a directory (``study.db`` plus ``checkpoints/``) or, without a directory, an
-in-memory study. Opening an existing directory rebuilds its history from the store, and
-``optimize`` continues it: finished trials are kept, unfinished ones resume from their last
-checkpoint.
+in-memory study. Opening an existing directory rebuilds its history from the store. Two ways
+to run it, on the same store and the same decision core: ``optimize`` runs an objective on
+workers (finished trials are kept, unfinished ones resume from their last checkpoint), and
+``ask``/``tell`` serve the user's own training loop.
 """
 
 from __future__ import annotations
@@ -11,70 +12,29 @@ from __future__ import annotations
 import contextlib
 import tempfile
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 from rich.console import Console
 
+from .asktell import AskTell, TrialHandle
 from .checkpoints import CheckpointStore
-from .controller import Controller, Listener
+from .control import Controller, Listener, fan_out
 from .events import replay
 from .executors import Executor, make_executor
+from .executors.hooks import runs_on_this_host
 from .notes import note
-from .progress import StudyProgress
+from .preflight import check_algorithms, check_objective
+from .progress import display_for
 from .schedulers import Scheduler, make_scheduler
 from .searchers import Searcher, make_searcher
 from .space import Domain, Space
+from .spec import ASK_TELL, StudyMismatchError, StudySpec
 from .storage import MemoryStore, SqliteStore, Store, StoreError, StudyLock
-from .types import History, Mode, Trial
+from .types import History, Mode, Trial, TrialState
 from .worker import Objective, load_objective
 
-
-class StudyMismatchError(ValueError):
-    """The directory holds a different study than the one described."""
-
-
-@dataclass(frozen=True)
-class StudySpec:
-    """What a study is; fixed for its lifetime (changing it means a new study directory)."""
-
-    objective: str
-    space: Space
-    metric: str
-    mode: Mode
-    max_steps: int
-    seed: int = 0
-    fixed: Mapping[str, Any] = field(default_factory=dict)
-
-    def __post_init__(self) -> None:
-        if self.mode not in ("min", "max"):
-            raise ValueError(f"mode must be 'min' or 'max', got {self.mode!r}")
-        if not isinstance(self.max_steps, int) or self.max_steps < 1:
-            raise ValueError(f"max_steps must be a whole number >= 1, got {self.max_steps!r}")
-        if not isinstance(self.seed, int) or self.seed < 0:
-            raise ValueError(f"seed must be a whole number >= 0, got {self.seed!r}")
-        if not self.metric:
-            raise ValueError("metric must name the reported metric to optimise")
-        clash = sorted(set(self.fixed) & set(self.space.names))
-        if clash:
-            raise ValueError(f"{clash[0]!r} is both a fixed setting and a searched parameter")
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "objective": self.objective,
-            "space": self.space.to_json(),
-            "metric": self.metric,
-            "mode": self.mode,
-            "max_steps": self.max_steps,
-            "seed": self.seed,
-            "fixed": dict(self.fixed),
-        }
-
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> StudySpec:
-        return cls(**{**data, "space": Space.from_json(data["space"])})
+__all__ = ["Study", "StudyMismatchError", "StudySpec", "TrialHandle"]
 
 
 class Study:
@@ -82,6 +42,8 @@ class Study:
     an existing directory by what it stores (read-only unless ``readonly=False``).
 
     A study with ``directory=None`` lives in memory and nothing survives the process.
+    ``searcher`` and ``scheduler`` (names or objects) are what ``ask`` and ``optimize`` use
+    unless ``optimize`` is given others.
     """
 
     def __init__(
@@ -91,12 +53,18 @@ class Study:
         directory: str | Path | None = None,
         objective: Objective | None = None,
         readonly: bool = False,
+        searcher: str | Searcher = "random",
+        scheduler: str | Scheduler = "fifo",
     ) -> None:
         self.spec = spec
         self.directory = Path(directory) if directory is not None else None
         self.readonly = readonly
+        self.searcher = make_searcher(searcher) if isinstance(searcher, str) else searcher
+        self.scheduler = make_scheduler(scheduler) if isinstance(scheduler, str) else scheduler
         self._callable = objective
         self._scratch: tempfile.TemporaryDirectory | None = None  # in-memory checkpoints
+        self._session: contextlib.ExitStack | None = None  # the lock ask/tell holds
+        self._asktell: AskTell | None = None
         if self.directory is None:
             self.store: Store = MemoryStore()
         else:
@@ -115,25 +83,31 @@ class Study:
     def create(
         cls,
         *,
-        objective: str | Objective,
         space: Space | Mapping[str, Domain],
         metric: str,
-        mode: Mode = "max",
         max_steps: int,
+        objective: str | Objective | None = None,
+        mode: Mode = "max",
         seed: int = 0,
         fixed: Mapping[str, Any] | None = None,
         directory: str | Path | None = None,
+        searcher: str | Searcher = "random",
+        scheduler: str | Scheduler = "fifo",
     ) -> Study:
         """Start a study, or reopen the one in ``directory`` if it describes the same study.
 
         ``objective`` is an import path ``"package.module:function"`` (what worker
-        processes and a resumed run need) or, for in-process executors, a callable.
+        processes and a resumed run need) or, for in-process executors, a callable; leave
+        it out for a study trained by your own loop through ``ask``/``tell``.
         """
-        name = objective if isinstance(objective, str) else _qualname(objective)
+        if objective is None:
+            name = ASK_TELL
+        else:
+            name = objective if isinstance(objective, str) else _qualname(objective)
         space = space if isinstance(space, Space) else Space(space)
         spec = StudySpec(name, space, metric, mode, max_steps, seed, dict(fixed or {}))
-        fn = None if isinstance(objective, str) else objective
-        return cls(spec, directory=directory, objective=fn)
+        fn = None if objective is None or isinstance(objective, str) else objective
+        return cls(spec, directory=directory, objective=fn, searcher=searcher, scheduler=scheduler)
 
     @classmethod
     def load(cls, directory: str | Path, *, readonly: bool = True) -> Study:
@@ -156,7 +130,7 @@ class Study:
         if stored is None:
             self.store.set_spec(mine)
             return
-        changed = [key for key in mine if _normal(stored.get(key)) != _normal(mine[key])]
+        changed = self.spec.changes_from(stored)
         if not changed:
             return
         if not self.store.has_results():
@@ -178,6 +152,22 @@ class Study:
             return contextlib.nullcontext()
         return StudyLock(self.directory)
 
+    def _writable(self) -> None:
+        if self.readonly:
+            raise StoreError(
+                f"{self.directory} was opened read-only; to continue it use "
+                f"Study.load({str(self.directory)!r}, readonly=False)"
+            )
+        if self._asktell is not None and self._session is None:
+            raise StoreError("this study was closed; open it again to go on")
+
+    def _take_over(self, stack: contextlib.ExitStack) -> None:
+        """Hold the lock in ``stack``; then read what another run may have changed."""
+        stack.enter_context(self._lock())
+        self._adopt_spec(locked=True)  # another run may have described it anew
+        if self.store.last_seq() != self._seen_seq:  # or written to it
+            self._load_history()
+
     @property
     def checkpoints(self) -> CheckpointStore:
         """Where trials save their state: ``<directory>/checkpoints``, or a temporary
@@ -189,12 +179,14 @@ class Study:
             self._scratch = tempfile.TemporaryDirectory(prefix="curvetune-checkpoints-")
         return CheckpointStore(self._scratch.name)
 
+    # ----------------------------------------------------------------- optimize
+
     def optimize(
         self,
         *,
         trials: int,
-        searcher: str | Searcher = "random",
-        scheduler: str | Scheduler = "fifo",
+        searcher: str | Searcher | None = None,
+        scheduler: str | Scheduler | None = None,
         executor: str | Executor = "local",
         workers: int | None = None,
         max_retries: int = 2,
@@ -204,8 +196,9 @@ class Study:
     ) -> History:
         """Run (or continue) the study until ``trials`` trials exist and all have finished.
 
-        ``executor`` is a name ("local", "sequential", "dask", "mpi") or an executor, e.g.
-        one from ``curvetune.executors.open_executor``. A segment still running after
+        ``searcher`` and ``scheduler`` default to the study's own. ``executor`` is a name
+        ("local", "sequential", "dask", "mpi") or an executor, e.g. one from
+        ``curvetune.executors.open_executor``. A segment still running after
         ``segment_timeout`` seconds counts as lost and is retried (up to ``max_retries``).
         ``progress`` shows the live display (on stderr, or on the rich ``Console`` given);
         ``False`` keeps quiet.
@@ -215,36 +208,29 @@ class Study:
         """
         if isinstance(trials, bool) or not isinstance(trials, int) or trials < 1:
             raise ValueError(f"trials must be a whole number >= 1, got {trials!r}")
-        if self.readonly:
-            raise StoreError(
-                f"{self.directory} was opened read-only; to continue it use "
-                f"Study.load({str(self.directory)!r}, readonly=False)"
+        self._writable()
+        if self._callable is None and self.spec.objective == ASK_TELL:
+            raise ValueError(
+                "this study has no objective (it was created for ask/tell); pass "
+                "objective= to Study.create to run it with optimize()"
             )
-        with self._lock():
-            self._adopt_spec(locked=True)  # another run may have described it anew
-            if self.store.last_seq() != self._seen_seq:  # or written to it
-                self._load_history()
+        searcher = self._searcher(searcher)
+        scheduler = self._scheduler(scheduler)
+        objective = self._callable or load_objective(self.spec.objective)  # must import
+        with contextlib.ExitStack() as stack:
+            if self._session is None:  # ask/tell may hold the lock already
+                self._take_over(stack)
             try:
-                self._run(
-                    trials=trials,
-                    searcher=make_searcher(searcher) if isinstance(searcher, str) else searcher,
-                    scheduler=make_scheduler(scheduler)
-                    if isinstance(scheduler, str)
-                    else scheduler,
-                    executor=executor,
-                    workers=workers,
-                    max_retries=max_retries,
-                    segment_timeout=segment_timeout,
-                    listener=listener,
-                    progress=progress,
-                )
+                check_objective(self.spec, objective)
+                check_algorithms(self.spec, searcher, scheduler, trials)
+                self._run(trials, searcher, scheduler, executor, workers, max_retries,
+                          segment_timeout, listener, progress)  # fmt: skip
             finally:
                 self._seen_seq = self.store.last_seq()
         return self.history
 
     def _run(
         self,
-        *,
         trials: int,
         searcher: Searcher,
         scheduler: Scheduler,
@@ -255,22 +241,7 @@ class Study:
         listener: Listener | None,
         progress: bool | Console,
     ) -> None:
-        """Check everything that can be checked before a trial exists, then run."""
-        objective = self._callable or load_objective(self.spec.objective)  # must import
-        self._check_settings(objective)
-        check = getattr(scheduler, "check_study", None)  # a scheduler's own budget rules
-        if check is not None:
-            check(
-                trials=trials,
-                max_steps=self.spec.max_steps,
-                metric=self.spec.metric,
-                mode=self.spec.mode,
-            )
-        cut = getattr(searcher, "unvisited_note", None)  # a grid larger than the budget
-        if cut is not None and (message := cut(self.spec.space, trials)):
-            note(message)
-        display = _display(self.history, trials, progress)
-        listeners = [x for x in (listener, display) if x is not None]
+        display = display_for(self.history, trials, progress)
         owned = isinstance(executor, str)
         pool = make_executor(executor, workers=workers) if isinstance(executor, str) else executor
         try:
@@ -289,17 +260,27 @@ class Study:
                     n_trials=trials,
                     max_retries=max_retries,
                     segment_timeout=segment_timeout,
-                    listener=_fan_out(listeners),
+                    listener=fan_out([x for x in (listener, display) if x is not None]),
                 ).run()
         finally:
             if owned:
                 pool.shutdown(wait=False, cancel_futures=True)
 
+    def _searcher(self, searcher: str | Searcher | None) -> Searcher:
+        if searcher is None:
+            return self.searcher
+        return make_searcher(searcher) if isinstance(searcher, str) else searcher
+
+    def _scheduler(self, scheduler: str | Scheduler | None) -> Scheduler:
+        if scheduler is None:
+            return self.scheduler
+        return make_scheduler(scheduler) if isinstance(scheduler, str) else scheduler
+
     def _checkpoints_for(self, executor: Executor) -> CheckpointStore | None:
         """The study's checkpoints; for an in-memory study a temporary directory, unless the
         executor may run segments on other machines, which could not read it (those
         trials then retrain each segment from scratch: give the study a directory)."""
-        if self.directory is not None or _same_host(executor):
+        if self.directory is not None or runs_on_this_host(executor):
             return self.checkpoints
         note(
             "an in-memory study on an executor that may span machines keeps no checkpoints, "
@@ -307,19 +288,53 @@ class Study:
         )
         return None
 
-    def _check_settings(self, objective: Objective) -> None:
-        """Let an objective refuse bad settings before any trial starts: one that can check
-        the whole study (``objective.check_study(fixed, space)``: keys no trial may use) and
-        one that can check a config (``objective.check_config``: the fixed settings with
-        one sampled point)."""
-        check_study = getattr(objective, "check_study", None)
-        if check_study is not None:
-            check_study(self.spec.fixed, self.spec.space)
-        check = getattr(objective, "check_config", None)
-        if check is None:
-            return
-        sample = self.spec.space.sample(np.random.default_rng(self.spec.seed))
-        check({**self.spec.fixed, **sample})
+    # ----------------------------------------------------------------- ask/tell
+
+    def ask(self) -> TrialHandle | None:
+        """The next trial for your own training loop: a trial asked but never told by a
+        program that died comes first (from step 0), then a new one from the searcher.
+        None once the searcher has nothing left (a finished grid).
+
+        The first ``ask`` takes the study's lock (one program writes a study at a time)
+        and keeps it until ``close()``.
+        """
+        if self._asktell is None:
+            self._writable()
+            stack = contextlib.ExitStack()
+            try:
+                self._take_over(stack)
+                engine = AskTell(
+                    self.spec,
+                    history=self.history,
+                    store=self.store,
+                    searcher=self.searcher,
+                    scheduler=self.scheduler,
+                )
+                check_algorithms(self.spec, self.searcher, self.scheduler, None)
+                self._asktell = engine
+            except BaseException:
+                stack.close()
+                raise
+            self._session = stack
+        self._writable()
+        return self._asktell.ask()
+
+    def tell(self, trial: TrialHandle, *, error: str | None = None) -> None:
+        """End ``trial``: as the scheduler left it (stopped or completed), as stopped by your
+        loop if it ended it early, or as failed with ``error`` (one line or a traceback)."""
+        if self._asktell is None:
+            raise ValueError(f"trial {trial.id} was not asked from this study")
+        self._writable()
+        self._asktell.tell(trial, error)
+
+    def remaining(self, trials: int) -> int:
+        """How many more ``ask()`` calls a budget of ``trials`` allows: trials not yet
+        finished (including ones asked and never told) count against it, so a loop of
+        ``for _ in range(study.remaining(50))`` ends with exactly 50, killed and rerun."""
+        finished = len(self.history) - len(self.history.in_state(TrialState.RUNNING))
+        return max(0, trials - finished)
+
+    # ----------------------------------------------------------------- reading
 
     @property
     def trials(self) -> list[Trial]:
@@ -330,55 +345,26 @@ class Study:
         return self.history.best()
 
     def close(self) -> None:
+        """Release the lock ask/tell held and the store; an in-memory study's checkpoints
+        go with it."""
+        if self._session is not None:
+            self._session.close()
+            self._session = None
         self.store.close()
         if self._scratch is not None:
             self._scratch.cleanup()
             self._scratch = None
+
+    def __enter__(self) -> Study:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     def __repr__(self) -> str:
         where = self.directory or "in memory"
         return f"<Study {self.spec.objective} at {where}: {self.history}>"
 
 
-def _same_host(executor: Executor) -> bool:
-    """Whether every segment runs on this machine (so a local temporary directory serves)."""
-    from .executors.sequential import SequentialExecutor
-    from .executors.simulated import SimulatedExecutor
-
-    if isinstance(executor, SequentialExecutor | SimulatedExecutor):
-        return True
-    from .executors.local import LocalExecutor
-
-    return isinstance(executor, LocalExecutor)
-
-
-def _display(history: History, trials: int, progress: bool | Console) -> StudyProgress | None:
-    if progress is False:
-        return None
-    console = progress if isinstance(progress, Console) else Console(stderr=True)
-    return StudyProgress(history, trials, console=console)
-
-
-def _fan_out(listeners: list[Listener]) -> Listener | None:
-    """One listener that tells each of ``listeners`` (None when there is none)."""
-    if not listeners:
-        return None
-    if len(listeners) == 1:
-        return listeners[0]
-
-    def tell(history: History, event) -> None:
-        for listener in listeners:
-            listener(history, event)
-
-    return tell
-
-
 def _qualname(fn: Any) -> str:
     return f"{getattr(fn, '__module__', '?')}:{getattr(fn, '__qualname__', repr(fn))}"
-
-
-def _normal(value: Any) -> Any:
-    """JSON-normal form, so tuples and lists (and int/float keys) compare as stored."""
-    import json
-
-    return json.loads(json.dumps(value, sort_keys=True))

@@ -19,7 +19,7 @@ import traceback
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, Protocol, runtime_checkable
 
 from .types import Report
 
@@ -176,11 +176,34 @@ def _has_files(directory: str) -> bool:
         return False
 
 
+@runtime_checkable
+class Stateless(Protocol):
+    """An objective that says ``stateless = True`` keeps nothing between segments (it can
+    compute any step from scratch, as a replay of recorded curves does)."""
+
+    stateless: bool
+
+
+@runtime_checkable
+class ChecksSettings(Protocol):
+    """An objective that can refuse a study's settings before any trial starts (keys no
+    trial may use): ``check_study(fixed, space)`` raises ValueError with one line."""
+
+    def check_study(self, fixed: Mapping[str, Any], space: Any) -> None: ...
+
+
+@runtime_checkable
+class ChecksConfig(Protocol):
+    """An objective that can refuse one config (the fixed settings with a sampled point)
+    before any trial starts: ``check_config(config)`` raises ValueError with one line."""
+
+    def check_config(self, config: Mapping[str, Any]) -> None: ...
+
+
 def is_stateless(objective: Objective | str) -> bool:
-    """Whether the objective (a callable, or the import path of one) says
-    ``stateless = True``: it keeps nothing between segments."""
+    """Whether the objective (a callable, or the import path of one) is ``Stateless``."""
     target = load_objective(objective) if isinstance(objective, str) else objective
-    return getattr(target, "stateless", False) is True
+    return isinstance(target, Stateless) and target.stateless is True
 
 
 _OBJECTIVES: dict[str, Objective] = {}

@@ -54,7 +54,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         _print_error(exc)
         return EXIT_USAGE
     except Exception as exc:
-        from ..controller import StudyHalted
+        from ..control import StudyHalted
         from ..storage import StoreError
 
         if isinstance(exc, StoreError | StudyHalted):

@@ -15,7 +15,7 @@ from .common import EXIT_NO_RESULT, UsageError, print_best
 
 def cmd_run(args: argparse.Namespace, console: Console) -> int:
     from ..config import load_study_file
-    from ..executors import EXECUTORS, open_executor
+    from ..executors import check_executor, open_executor
     from ..worker import load_objective
 
     for flag, value, allowed in (
@@ -29,12 +29,12 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
     _import_like_python_m(args.study)
     load_objective(plan.spec.objective)  # a typo is refused before anything is stored
     name = args.executor or plan.executor
-    if name not in EXECUTORS:
-        raise UsageError(f"unknown executor {name!r}; allowed: {', '.join(EXECUTORS)}")
     workers = args.workers if args.workers is not None else plan.workers
     address = args.address or plan.address
-    if address and name != "dask":
-        raise UsageError(f"--address is for the dask executor, not {name!r}")
+    try:  # the file's settings passed; these may come from the command line
+        check_executor(name, workers=workers, address=address)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
     with open_executor(name, workers=workers, address=address) as executor:
         if executor is None:
             return 0  # an MPI rank that served segments until rank 0 was done
@@ -56,8 +56,8 @@ def _run_study(plan, args: argparse.Namespace, executor, console: Console) -> in
     try:
         study.optimize(
             trials=trials,
-            searcher=plan.make_searcher(),
-            scheduler=plan.make_scheduler(),
+            searcher=plan.searcher,  # built once, when the file was read
+            scheduler=plan.scheduler,
             executor=executor,
             max_retries=plan.max_retries,
             segment_timeout=timeout,

@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import Future
 from typing import Any, Protocol
 
+from .. import _validate
 from ._optional import MissingExtraError
 
 
@@ -24,7 +25,63 @@ class Executor(Protocol):
     def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None: ...
 
 
-EXECUTORS = ("local", "sequential", "mpi", "dask")
+def _local(workers: int | None, address: str | None) -> Executor:
+    from .local import LocalExecutor
+
+    return LocalExecutor(workers=workers or os.cpu_count() or 1)
+
+
+def _sequential(workers: int | None, address: str | None) -> Executor:
+    from .sequential import SequentialExecutor
+
+    return SequentialExecutor()
+
+
+def _mpi(workers: int | None, address: str | None) -> Executor:
+    from .mpi import spawned, world_size
+
+    if world_size() > 1:
+        raise ValueError(
+            "executor 'mpi' under mpiexec: open it with curvetune.executors.open_executor"
+            "('mpi') on every rank, before the study is opened (only rank 0 may open it)"
+        )
+    return spawned(workers)
+
+
+def _dask(workers: int | None, address: str | None) -> Executor:
+    from .dask import DaskExecutor
+
+    return DaskExecutor(workers=workers, address=address)
+
+
+Builder = Callable[[int | None, str | None], Executor]
+
+EXECUTORS: dict[str, Builder] = {
+    "local": _local,  # a process pool, the default
+    "sequential": _sequential,  # in this process, one segment at a time
+    "mpi": _mpi,  # spawned ranks (under mpiexec: open_executor)
+    "dask": _dask,  # a local cluster, or the scheduler at ``address``
+}
+"""Executor names and their builders, ``builder(workers, address)``; each imports its engine
+(and any optional package) only when called."""
+
+TAKES_ADDRESS = frozenset({"dask"})
+"""The executors that can join a running scheduler at an ``address``."""
+
+
+def check_executor(name: str, *, workers: int | None = None, address: str | None = None) -> None:
+    """Refuse settings no executor could take, with one line, before anything is started:
+    the one place the rules live (``make_executor``, study files and the CLI all use it)."""
+    _validate.text("executor", "name", name)
+    if name not in EXECUTORS:
+        raise ValueError(f"executor: unknown name {name!r}; allowed: {', '.join(EXECUTORS)}")
+    if workers is not None:  # None: the executor's own default
+        _validate.whole("executor", "workers", workers, 1)
+    if address is not None:
+        _validate.text("executor", "address", address)
+        if name not in TAKES_ADDRESS:
+            allowed = ", ".join(sorted(TAKES_ADDRESS))
+            raise ValueError(f"executor: an address is for the {allowed} executor, not {name!r}")
 
 
 def make_executor(
@@ -33,32 +90,8 @@ def make_executor(
     """Build an executor by name: "local" (process pool, default), "sequential", "dask"
     (a local cluster, or the scheduler at ``address``) or "mpi" (spawned ranks; under
     mpiexec use ``open_executor``, which lets the other ranks serve)."""
-    if workers is not None and (not isinstance(workers, int) or workers < 1):
-        raise ValueError(f"executor: workers must be a whole number >= 1, got {workers!r}")
-    if address is not None and name != "dask":
-        raise ValueError(f"executor: an address is for the dask executor, not {name!r}")
-    if name == "local":
-        from .local import LocalExecutor
-
-        return LocalExecutor(workers=workers or os.cpu_count() or 1)
-    if name == "sequential":
-        from .sequential import SequentialExecutor
-
-        return SequentialExecutor()
-    if name == "dask":
-        from .dask import DaskExecutor
-
-        return DaskExecutor(workers=workers, address=address)
-    if name == "mpi":
-        from .mpi import spawned, world_size
-
-        if world_size() > 1:
-            raise ValueError(
-                "executor 'mpi' under mpiexec: open it with curvetune.executors.open_executor"
-                "('mpi') on every rank, before the study is opened (only rank 0 may open it)"
-            )
-        return spawned(workers)
-    raise ValueError(f"unknown executor {name!r}; allowed: {', '.join(EXECUTORS)}")
+    check_executor(name, workers=workers, address=address)
+    return EXECUTORS[name](workers, address)
 
 
 @contextlib.contextmanager
@@ -83,4 +116,12 @@ def open_executor(
         executor.shutdown(wait=False, cancel_futures=True)
 
 
-__all__ = ["EXECUTORS", "Executor", "MissingExtraError", "make_executor", "open_executor"]
+__all__ = [
+    "EXECUTORS",
+    "TAKES_ADDRESS",
+    "Executor",
+    "MissingExtraError",
+    "check_executor",
+    "make_executor",
+    "open_executor",
+]

@@ -37,6 +37,8 @@ _NOTES = re.compile(re.escape(NOTES_PREFIX) + r"(\d+)\.(\d*)-\w+")
 
 
 class LocalExecutor:
+    same_host = True  # processes of this machine (see ``hooks.SameHost``)
+
     def __init__(self, *, workers: int) -> None:
         self.workers = workers
         cores = os.cpu_count() or 1

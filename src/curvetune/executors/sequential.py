@@ -10,6 +10,7 @@ from typing import Any
 
 class SequentialExecutor:
     workers = 1
+    same_host = True  # see ``hooks.SameHost``
 
     def submit(self, fn: Callable[..., Any], /, *args: Any) -> Future:
         future: Future = Future()

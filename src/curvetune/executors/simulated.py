@@ -18,6 +18,8 @@ import numpy as np
 
 
 class SimulatedExecutor:
+    same_host = True  # see ``hooks.SameHost``
+
     def __init__(self, *, workers: int, duration_metric: str = "epoch_seconds") -> None:
         if workers < 1:
             raise ValueError(f"simulated executor: workers must be >= 1, got {workers}")

@@ -64,7 +64,7 @@ def plot_lr_vs_iteration(runs: Sequence[Mapping[str, Any]], setup: Setup, path: 
 
     Drawn per iteration from the schedules themselves (the runs report it once a step).
     """
-    from ..schedule_config import schedule_from_config
+    from ..models.schedule_config import schedule_from_config
 
     lrs = _few([r["lr0"] for r in runs])
     colours = _lr_colours(lrs)

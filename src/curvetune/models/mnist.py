@@ -28,8 +28,8 @@ device         None                  None/"auto" (CUDA if available), "cpu", "cu
 schedule       "constant"            learning-rate schedule: "constant", "step",
                                      "exponential", "cosine", "piecewise"; its own keys
                                      (decay, decay_every, gamma, warmup, lr_schedule,
-                                     ...) are listed in
-                                     ``curvetune.schedule_config.schedule_from_config``
+                                     ...) are listed by ``schedule_from_config`` in
+                                     ``curvetune.models.schedule_config``
 ============== ===================== ===============================================
 
 Training is deterministic and resumable: epoch ``e`` visits the training examples in the
@@ -60,12 +60,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..schedule_config import schedule_from_config
-from ..schedules import Schedule
 from ..worker import SegmentContext
 from .data import load_data
 from .networks import CHECKPOINT_FORMAT as CHECKPOINT_FORMAT
 from .networks import Position, build_model, build_optimizer, load_checkpoint, save_checkpoint
+from .schedule_config import schedule_from_config
+from .schedules import Schedule
 from .settings import ARCHS as ARCHS
 from .settings import DEFAULTS, Settings, check_study, parse_config
 from .settings import DEVICES as DEVICES
@@ -224,9 +224,10 @@ def lr_at(config: Mapping[str, Any], iteration: int, schedule: Schedule | None =
     ``schedule`` is the one ``parse_config`` built from ``config`` for the segment
     (``Settings.schedule``); the training loop passes it, as it calls this every iteration.
     Without it the schedule is built from ``config`` here (keys: see
-    ``curvetune.schedule_config.schedule_from_config``; ``lr`` defaults to 0.05), which is fine for
-    a one-off question but too slow per iteration. ``iteration`` counts from the start of
-    the run, not of the segment, so decays continue across segments and resume exactly.
+    ``curvetune.models.schedule_config.schedule_from_config``; ``lr`` defaults to 0.05),
+    which is fine for a one-off question but too slow per iteration. ``iteration`` counts from
+    the start of the run, not of the segment, so decays continue across segments and resume
+    exactly.
     """
     if schedule is None:
         schedule = schedule_from_config(config, default_lr=DEFAULTS["lr"])

@@ -20,13 +20,13 @@ from typing import Any
 import numpy as np
 
 from ..domains import Domain
-from ..schedule_config import (
+from .schedule_config import (
     CONFIG_KEYS,
     check_schedule_keys,
     schedule_from_config,
     study_schedules,
 )
-from ..schedules import Schedule
+from .schedules import Schedule
 
 DEFAULTS: Mapping[str, Any] = {
     "arch": "mlp",
@@ -74,7 +74,7 @@ def parse_config(config: Mapping[str, Any]) -> Settings:
     """Validate a trial's config; an unknown key or a bad value raises ``ValueError`` naming it.
 
     The learning-rate schedule keys (``schedule``, ``decay``, ``decay_every``, ``gamma``, ...)
-    are read and validated by ``curvetune.schedule_config.schedule_from_config``.
+    are read and validated by ``curvetune.models.schedule_config.schedule_from_config``.
     """
     check_keys(config)
     arch = _choice(config, "arch", ARCHS)

@@ -7,7 +7,7 @@ is created and after each of its segments. It reads the ``History`` and returns 
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
@@ -22,8 +22,20 @@ from .pbt import PBTScheduler
 from .topk import TopKScheduler
 
 
+@runtime_checkable
 class Scheduler(Protocol):
     def decide(self, trial: Trial, history: History, rng: np.random.Generator) -> Decision: ...
+
+
+@runtime_checkable
+class ChecksStudy(Protocol):
+    """A scheduler with rules for the study as a whole, checked before its first trial
+    (PBT needs a budget of at least its population; LCM reads its prior study then).
+    ``trials`` is None for an ask/tell study, whose budget is the user's loop."""
+
+    def check_study(
+        self, *, trials: int | None, max_steps: int, metric: str | None, mode: str | None
+    ) -> None: ...
 
 
 # Names a study file or the benchmark may use: a class, or a preset (class, defaults).
@@ -51,6 +63,7 @@ def make_scheduler(name: str, **options: Any) -> Scheduler:
 __all__ = [
     "SCHEDULERS",
     "ASHAScheduler",
+    "ChecksStudy",
     "FIFOScheduler",
     "LCMScheduler",
     "MatchedHalving",

@@ -10,17 +10,32 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
+from .. import _validate
+
 StepSpec = int | float
 
 
-def validate(name: str, value: StepSpec) -> None:
-    """Refuse a step spec that is neither a step >= 1 nor a fraction in (0, 1]."""
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise ValueError(f"{name} must be a step (int >= 1) or a fraction in (0, 1], got {value!r}")
-    if isinstance(value, int) and value < 1:
-        raise ValueError(f"{name} must be a step >= 1 or a fraction in (0, 1], got {value}")
-    if isinstance(value, float) and not 0 < value <= 1:
-        raise ValueError(f"{name} as a fraction of the budget must be in (0, 1], got {value}")
+def validate(owner: str, name: str, value: StepSpec) -> None:
+    """Refuse a step spec that is neither a step >= 1 nor a fraction in (0, 1] (``True`` is
+    neither), with ``_validate``'s one line."""
+    if _validate.is_whole(value):
+        if value < 1:
+            _validate.refuse(owner, name, "a step >= 1 or a fraction in (0, 1]", value)
+    elif isinstance(value, float):
+        if not 0 < value <= 1:
+            _validate.refuse(owner, f"{name} as a fraction of the budget", "in (0, 1]", value)
+    else:
+        _validate.refuse(owner, name, "a step (int >= 1) or a fraction in (0, 1]", value)
+
+
+def validate_all(owner: str, name: str, values: object) -> None:
+    """A list of step specs, or None (explicit check steps, cumulative points)."""
+    if values is None:
+        return
+    if not isinstance(values, list | tuple):
+        _validate.refuse(owner, name, "a list of steps or fractions, or None", values)
+    for value in values:
+        validate(owner, name, value)
 
 
 def at(value: StepSpec, max_steps: int) -> int:

@@ -27,19 +27,14 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 
+from .. import _validate
 from ..types import Complete, Continue, Decision, History, Stop, Trial
 from . import _steps
 from ._column import Column, rank_at_step
 from ._steps import StepSpec
-
-
-def _whole(name: str, value: Any, minimum: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ValueError(f"{name} must be a whole number >= {minimum}, got {value!r}")
 
 
 @dataclass(frozen=True)
@@ -61,8 +56,8 @@ class ASHAScheduler:
     )
 
     def __post_init__(self) -> None:
-        _steps.validate("asha: min_resource", self.min_resource)
-        _whole("asha: reduction_factor", self.reduction_factor, 2)
+        _steps.validate("asha", "min_resource", self.min_resource)
+        _validate.whole("asha", "reduction_factor", self.reduction_factor, 2)
 
     def rungs(self, max_steps: int) -> tuple[int, ...]:
         """The check steps: rungs ``r * eta**k`` below ``max_steps`` (reaching

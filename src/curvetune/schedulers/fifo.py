@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .. import _validate
 from ..types import Complete, Continue, Decision, History, Trial
 
 
@@ -21,8 +22,7 @@ class FIFOScheduler:
     segment: int | None = 1
 
     def __post_init__(self) -> None:
-        if self.segment is not None and (not isinstance(self.segment, int) or self.segment < 1):
-            raise ValueError(f"fifo: segment must be a whole number >= 1, got {self.segment!r}")
+        _validate.whole("fifo", "segment", self.segment, 1, allow_none=True)
 
     def decide(self, trial: Trial, history: History, rng: np.random.Generator) -> Decision:
         if trial.step >= history.max_steps:

@@ -75,30 +75,28 @@ class LCMScheduler:
     _cache: Reference = field(default=None, init=False, repr=False, compare=False)  # type: ignore[assignment]
 
     def __post_init__(self) -> None:
-        if not isinstance(self.min_complete, int) or self.min_complete < 1:
-            raise ValueError(
-                f"lcm: min_complete must be a whole number >= 1, got {self.min_complete!r}"
-            )
-        _steps.validate("lcm: first_check", self.first_check)
-        _steps.validate("lcm: every", self.every)
-        for value in (*(self.checks or ()), *(self.points or ())):
-            _steps.validate("lcm: checks and points", value)
-        if not isinstance(self.k, int) or self.k < 1:
-            raise ValueError(f"lcm: k must be a whole number >= 1, got {self.k!r}")
-        if self.weighting not in ("distance", "uniform"):
-            raise ValueError(
-                f"lcm: weighting must be 'distance' or 'uniform', got {self.weighting!r}"
-            )
-        if not 0 < self.threshold < 1:
-            raise ValueError(f"lcm: threshold must be in (0, 1), got {self.threshold!r}")
-        if self.predict not in PREDICTIONS:
-            raise ValueError(
-                f"lcm: predict must be one of {', '.join(PREDICTIONS)}, got {self.predict!r}"
-            )
+        from .. import _validate
+
+        _validate.whole("lcm", "min_complete", self.min_complete, 1)
+        _steps.validate("lcm", "first_check", self.first_check)
+        _steps.validate("lcm", "every", self.every)
+        _steps.validate_all("lcm", "checks", self.checks)
+        _steps.validate_all("lcm", "points", self.points)
+        _validate.whole("lcm", "k", self.k, 1)
+        _validate.one_of("lcm", "weighting", self.weighting, ("distance", "uniform"))
+        _validate.flag("lcm", "normalize", self.normalize)
+        _validate.number("lcm", "threshold", self.threshold, 0, 1, low_open=True, high_open=True)
+        _validate.one_of("lcm", "predict", self.predict, PREDICTIONS)
+        _validate.path("lcm", "prior", self.prior, allow_none=True)
         object.__setattr__(self, "_cache", Reference())
 
     def check_study(
-        self, *, trials: int, max_steps: int, metric: str | None = None, mode: str | None = None
+        self,
+        *,
+        trials: int | None,
+        max_steps: int,
+        metric: str | None = None,
+        mode: str | None = None,
     ) -> None:
         """Read and check the prior before the study's first trial (``Study.optimize`` calls
         this): a missing study, another metric or another budget is refused while nothing

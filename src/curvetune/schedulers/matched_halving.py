@@ -14,11 +14,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .. import _validate
 from ..types import Continue, Decision, History, Stop, Trial
 from . import _steps
 from ._steps import StepSpec
 from .asha import ASHAScheduler
-from .lcm import LCMScheduler
+from .lcm import PREDICTIONS, LCMScheduler
 
 
 @dataclass(frozen=True)
@@ -33,8 +34,14 @@ class MatchedHalving:
     _lcm: LCMScheduler = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        if not 0 < self.veto < 1:
-            raise ValueError(f"matched halving: veto must be in (0, 1), got {self.veto!r}")
+        # Every option is checked here, so an error names matched-halving, not the parts.
+        owner = "matched-halving"
+        _steps.validate(owner, "min_resource", self.min_resource)
+        _validate.whole(owner, "reduction_factor", self.reduction_factor, 2)
+        _validate.number(owner, "veto", self.veto, 0, 1, low_open=True, high_open=True)
+        _validate.whole(owner, "k", self.k, 1)
+        _validate.whole(owner, "min_complete", self.min_complete, 1)
+        _validate.one_of(owner, "predict", self.predict, PREDICTIONS)
         asha = ASHAScheduler(min_resource=self.min_resource, reduction_factor=self.reduction_factor)
         lcm = LCMScheduler(
             k=self.k, min_complete=self.min_complete, predict=self.predict, checks=[1.0]

@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from .. import _validate
 from ..types import Complete, Continue, Decision, History, Stop, Trial, TrialState, better
 from . import _steps
 from ._column import Column
@@ -72,11 +73,9 @@ class MedianStoppingRule:
     )
 
     def __post_init__(self) -> None:
-        _steps.validate("median: first_check", self.first_check)
-        _steps.validate("median: every", self.every)
-        value = self.min_completed
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ValueError(f"median: min_completed must be a whole number >= 1, got {value!r}")
+        _steps.validate("median", "first_check", self.first_check)
+        _steps.validate("median", "every", self.every)
+        _validate.whole("median", "min_completed", self.min_completed, 1)
 
     def checks(self, max_steps: int) -> tuple[int, int]:
         """The first check step and the distance between checks, in a budget of ``max_steps``."""

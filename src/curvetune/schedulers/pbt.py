@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from .. import _validate
 from ..domains import Choice, Domain
 from ..space import domain_from_json
 from ..types import (
@@ -53,21 +54,22 @@ class PBTScheduler:
     _domains: dict[str, Domain] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        if not isinstance(self.population, int) or self.population < 4:
-            raise ValueError(
-                f"pbt: population must be a whole number >= 4, got {self.population!r}"
+        _validate.whole("pbt", "population", self.population, 4)
+        _steps.validate("pbt", "interval", self.interval)
+        _validate.number("pbt", "quantile", self.quantile, 0, 0.5, low_open=True)
+        _validate.flag("pbt", "synchronous", self.synchronous)
+        _validate.number("pbt", "resample_probability", self.resample_probability, 0, 1)
+        factors = self.factors
+        if not (
+            isinstance(factors, list | tuple)
+            and factors
+            and all(_validate.is_number(f) and is_finite(f) and f > 0 for f in factors)
+        ):
+            _validate.refuse("pbt", "factors", "a non-empty list of positive numbers", factors)
+        if not isinstance(self.mutable, Mapping) or not self.mutable:
+            _validate.refuse(
+                "pbt", "mutable", "a table naming at least one setting to explore", self.mutable
             )
-        _steps.validate("pbt: interval", self.interval)
-        if not 0 < self.quantile <= 0.5:
-            raise ValueError(f"pbt: quantile must be in (0, 0.5], got {self.quantile!r}")
-        if not 0 <= self.resample_probability <= 1:
-            raise ValueError(
-                f"pbt: resample_probability must be in [0, 1], got {self.resample_probability!r}"
-            )
-        if not self.factors or any(not (is_finite(f) and f > 0) for f in self.factors):
-            raise ValueError(f"pbt: factors must be positive numbers, got {self.factors!r}")
-        if not self.mutable:
-            raise ValueError("pbt: mutable must name at least one setting to explore")
         domains = {}
         for name, spec in self.mutable.items():
             try:
@@ -77,11 +79,17 @@ class PBTScheduler:
         object.__setattr__(self, "_domains", domains)
 
     def check_study(
-        self, *, trials: int, max_steps: int, metric: str | None = None, mode: str | None = None
+        self,
+        *,
+        trials: int | None,
+        max_steps: int,
+        metric: str | None = None,
+        mode: str | None = None,
     ) -> None:
         """Refuse a study that can never fill the population (checked when a study starts;
-        the budget, metric and mode are not PBT's concern)."""
-        if trials < self.population:
+        the budget, metric and mode are not PBT's concern; ask/tell, ``trials=None``,
+        refuses PBT itself)."""
+        if trials is not None and trials < self.population:
             raise ValueError(
                 f"pbt: a population of {self.population} needs a budget of at least "
                 f"{self.population} trials, got {trials}"

@@ -31,6 +31,7 @@ from typing import Any
 
 import numpy as np
 
+from .. import _validate
 from ..types import Complete, Continue, Decision, History, Stop, Trial
 from . import _steps
 from ._column import Column, rank_at_step
@@ -51,17 +52,9 @@ class TopKScheduler:
     )
 
     def __post_init__(self) -> None:
-        _steps.validate("topk: first_check", self.first_check)
-        if self.k is not None and (
-            isinstance(self.k, bool) or not isinstance(self.k, int) or self.k < 1
-        ):
-            raise ValueError(f"topk: k must be a whole number >= 1 or None, got {self.k!r}")
-        if (
-            isinstance(self.fraction, bool)
-            or not isinstance(self.fraction, int | float)
-            or not 0 < self.fraction <= 1
-        ):
-            raise ValueError(f"topk: fraction must be a number in (0, 1], got {self.fraction!r}")
+        _steps.validate("topk", "first_check", self.first_check)
+        _validate.whole("topk", "k", self.k, 1, allow_none=True)
+        _validate.number("topk", "fraction", self.fraction, 0, 1, low_open=True)
 
     def decide(self, trial: Trial, history: History, rng: np.random.Generator) -> Decision:
         max_steps, step = history.max_steps, trial.step

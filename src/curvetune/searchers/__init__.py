@@ -22,6 +22,7 @@ __all__ = [
     "SEARCHERS",
     "EvolutionSearcher",
     "GridSearcher",
+    "NotesUnvisited",
     "RandomSearcher",
     "Searcher",
     "make_searcher",
@@ -35,6 +36,14 @@ class Searcher(Protocol):
     def suggest(
         self, space: Space, history: History, rng: np.random.Generator
     ) -> dict[str, Any] | None: ...
+
+
+@runtime_checkable
+class NotesUnvisited(Protocol):
+    """A searcher that can tell, before a study starts, what a budget of ``trials`` leaves
+    unvisited (a grid larger than the budget): a note, or None when all is visited."""
+
+    def unvisited_note(self, space: Space, trials: int) -> str | None: ...
 
 
 SEARCHERS: dict[str, type] = {

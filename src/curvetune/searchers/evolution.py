@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from curvetune import _validate
 from curvetune.space import Choice, Domain, Space
 from curvetune.types import History, Trial, TrialState, better
 
@@ -40,28 +41,13 @@ class EvolutionSearcher:
     def __init__(
         self, *, population: int = 20, tournament: int = 5, mutation_rate: float | None = None
     ) -> None:
-        if isinstance(population, bool) or not isinstance(population, int) or population < 2:
-            raise ValueError(
-                f"evolution searcher: population must be an integer >= 2, got {population!r}"
-            )
-        if (
-            isinstance(tournament, bool)
-            or not isinstance(tournament, int)
-            or not 1 <= tournament <= population
-        ):
-            raise ValueError(
-                f"evolution searcher: tournament must be an integer from 1 to population "
-                f"({population}), got {tournament!r}"
-            )
-        if mutation_rate is not None and not (
-            isinstance(mutation_rate, int | float)
-            and not isinstance(mutation_rate, bool)
-            and 0 < mutation_rate <= 1
-        ):
-            raise ValueError(
-                f"evolution searcher: mutation_rate must be a number in (0, 1] or unset, "
-                f"got {mutation_rate!r}"
-            )
+        owner = "evolution searcher"
+        _validate.whole(owner, "population", population, 2)
+        if not (_validate.is_whole(tournament) and 1 <= tournament <= population):
+            expected = f"a whole number from 1 to population ({population})"
+            _validate.refuse(owner, "tournament", expected, tournament)
+        rate = mutation_rate
+        _validate.number(owner, "mutation_rate", rate, 0, 1, low_open=True, allow_none=True)
         self.population = population
         self.tournament = tournament
         self.mutation_rate = mutation_rate
@@ -155,11 +141,11 @@ def mutate_value(domain: Domain, value: Any, rng: np.random.Generator) -> Any:
             j += 1
         return domain.values[j]
     if a < 0.5:
-        t = domain._to_unit(value) + PERTURB_SCALE * rng.standard_normal()
+        t = domain.to_unit(value) + PERTURB_SCALE * rng.standard_normal()
         t = abs(t) % 2.0  # reflect into [0, 1] at both ends
-        candidate = domain._from_unit(2.0 - t if t > 1.0 else t)
+        candidate = domain.from_unit(2.0 - t if t > 1.0 else t)
     else:
-        candidate = domain._from_unit(b)
+        candidate = domain.from_unit(b)
     if candidate != value:
         return candidate
     for _ in range(_RESAMPLE_TRIES):

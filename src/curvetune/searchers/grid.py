@@ -45,6 +45,7 @@ from typing import Any
 
 import numpy as np
 
+from curvetune import _validate
 from curvetune.space import Space
 from curvetune.types import History
 
@@ -76,10 +77,8 @@ class GridSearcher:
     )
 
     def __init__(self, *, points: int = 3, shuffle: bool = False) -> None:
-        if isinstance(points, bool) or not isinstance(points, int) or points < 2:
-            raise ValueError(f"grid searcher: points must be an integer >= 2, got {points!r}")
-        if not isinstance(shuffle, bool):
-            raise ValueError(f"grid searcher: shuffle must be true or false, got {shuffle!r}")
+        _validate.whole("grid searcher", "points", points, 2)
+        _validate.flag("grid searcher", "shuffle", shuffle)
         self.points = points
         self.shuffle = shuffle
         self._space: Space | None = None

@@ -16,10 +16,11 @@ run can be replayed as a ``Piecewise`` schedule::
 
 The base rate is the field ``rate``, not ``lr``: ``lr`` is the method every schedule has.
 
-``curvetune.schedule_config.schedule_from_config`` builds one from flat study-config keys
-(``lr``, ``schedule``, ``decay``, ``gamma``, ...), so a search space can hold the choice of schedule
-and its parameters as ordinary parameters; ``apply`` sets an optimizer's rate. torch is
-never imported here.
+``curvetune.models.schedule_config.schedule_from_config`` builds one from flat study-config
+keys (``lr``, ``schedule``, ``decay``, ``gamma``, ...), so a search space can hold the choice
+of schedule and its parameters as ordinary parameters; ``apply`` sets an optimizer's rate.
+torch is never imported here (nor by ``curvetune.models``, whose MNIST trainable loads
+lazily), so a study can build and check schedules without it.
 """
 
 from __future__ import annotations

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable, Collection, Iterable, Mapping
 from typing import Any
 
-from .domains import Choice, Domain
+from ..domains import Choice, Domain
 from .schedules import (
     EXPONENTIAL_GAMMA_DEFAULT,
     SCHEDULES,

@@ -1,0 +1,247 @@
+"""Ask/tell: a study driven from the user's own training loop.
+
+``study.ask()`` hands out a ``TrialHandle``; the loop trains and calls
+``trial.report(step, **metrics)``; ``trial.should_stop()`` says whether the scheduler
+stopped it; ``study.tell(trial)`` ends it. The searcher and scheduler run in the same
+``DecisionCore`` as ``Study.optimize``'s, and every fact goes to the same store, so the
+explanations, the report and the dashboard are the same. A reported step that reaches the
+``until`` of the scheduler's last ``Continue`` ends a segment: the scheduler decides then,
+and its decision is written at once (a training loop is slow; nothing is lost but the
+steps of the segment under way).
+
+A program killed mid-study reopens it: finished trials are kept, and ``ask()`` first hands
+back the trials that were asked but never told, from step 0 (curvetune keeps no state of
+the user's loop), so a budget stays exact.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from collections import deque
+from collections.abc import Mapping
+from typing import Any
+
+from .control import DecisionCore, Journal
+from .control.checks import missing_metric_message, reports_metric
+from .events import Decided, Event, SegmentFinished, TrialFinished, apply
+from .schedulers import PBTScheduler, Scheduler
+from .searchers import Searcher
+from .spec import StudySpec
+from .storage import Store
+from .types import Complete, Continue, Decision, History, Report, Stop, Trial, TrialState
+
+
+class AskTell:
+    """The engine behind ``Study.ask``/``Study.tell`` for one open study."""
+
+    def __init__(
+        self,
+        spec: StudySpec,
+        *,
+        history: History,
+        store: Store,
+        searcher: Searcher,
+        scheduler: Scheduler,
+    ) -> None:
+        if isinstance(scheduler, PBTScheduler):
+            raise ValueError(
+                "pbt moves a population together (a generation waits at a barrier, then "
+                "copies another member's weights), which needs the workers and checkpoints "
+                "of study.optimize(); it cannot run from ask/tell"
+            )
+        self.spec = spec
+        self.history = history
+        self.journal = Journal(store=store, history=history, checkpoints=None, stateless=True)
+        self.core = DecisionCore(
+            space=spec.space,
+            fixed=spec.fixed,
+            searcher=searcher,
+            scheduler=scheduler,
+            history=history,
+            journal=self.journal,
+            checkpoints=None,
+            seed=spec.seed,
+        )
+        self._lock = threading.Lock()  # a loop may ask and tell from several threads
+        self._orphans = deque(t.id for t in history.running())  # asked, never told
+        self._out: dict[int, TrialHandle] = {}  # handed out by this session, not told
+        self._metric_seen = any(
+            reports_metric(t.reports, history.metric) for t in history.trials.values()
+        )
+
+    def ask(self) -> TrialHandle | None:
+        with self._lock:
+            if self._orphans:
+                trial = self.history[self._orphans.popleft()]
+                trial = trial.evolve(step=0)  # the loop starts it afresh
+                self.history._put(trial)
+                decision = self.core.decide(trial)
+            else:
+                created = self.core.create()
+                if created is None:
+                    return None
+                trial, decision = created
+            self.journal.flush()
+            handle = TrialHandle(self, trial)
+            handle._settle(decision)
+            self._out[trial.id] = handle
+            return handle
+
+    def tell(self, handle: TrialHandle, error: str | None) -> None:
+        with self._lock:
+            if handle._engine is not self or self._out.get(handle.id) is not handle:
+                if handle._told:
+                    raise ValueError(f"trial {handle.id} was told already; tell it once")
+                raise ValueError(f"trial {handle.id} was not asked from this study")
+            events: list[Event] = []
+            if error is not None:
+                if handle._decision is not None:
+                    raise ValueError(
+                        f"trial {handle.id} had already finished ({handle.state.value}) "
+                        "when it was told it failed; tell it without error"
+                    )
+                reason = str(error).strip().splitlines()[-1] if str(error).strip() else "error"
+                events.append(handle._segment("error", str(error)))
+                events.append(TrialFinished(handle.id, TrialState.FAILED, reason))
+            elif handle._decision is None:  # the loop ended it before the scheduler did
+                if handle._reports:
+                    events.append(handle._segment("ok", ""))
+                step = handle._reports[-1].step if handle._reports else handle._start
+                reason = f"ended by the loop at step {step} of {self.spec.max_steps}"
+                events.append(Decided(handle.id, "Stop", reason=reason))
+                events.append(TrialFinished(handle.id, TrialState.STOPPED, reason))
+            self.journal.record(events)
+            self.journal.flush()
+            handle._told = True
+            del self._out[handle.id]
+
+    def close_segment(self, handle: TrialHandle) -> Decision:
+        """The reports of ``handle`` reached its ``until``: store them, ask the scheduler."""
+        with self._lock:
+            finished = handle._segment("ok", "")
+            if not self._metric_seen:
+                if not reports_metric(finished.reports, self.history.metric):
+                    who = f"trial {handle.id}"
+                    fix = f"report {self.history.metric!r}, or create the study with that metric"
+                    raise ValueError(
+                        missing_metric_message(self.history.metric, finished.reports, who, fix)
+                    )
+                self._metric_seen = True
+            apply(self.history, finished)
+            decision = self.core.decide(self.history[handle.id], [finished], applied=1)
+            self.journal.flush()
+            return decision
+
+
+class TrialHandle:
+    """One trial of an ask/tell study, in the hands of the user's loop."""
+
+    def __init__(self, engine: AskTell, trial: Trial) -> None:
+        self._engine = engine
+        self.id = trial.id
+        self.config: Mapping[str, Any] = trial.config
+        self.seed = trial.seed  # for the loop's own generators, if it wants reproducibility
+        self._start = trial.step  # where the segment under way began
+        self._until = 0  # the step at which the scheduler decides next
+        self._reports: list[Report] = []
+        self._began = time.monotonic()
+        self._decision: Stop | Complete | None = None
+        self._told = False
+
+    def report(self, step: int, **metrics: float) -> None:
+        """Record ``metrics`` at ``step`` (1, 2, ... up to the study's ``max_steps``).
+        Reporting the step at which the scheduler asked to be consulted lets it decide."""
+        self._check_open()
+        max_steps = self._engine.spec.max_steps
+        if isinstance(step, bool) or not isinstance(step, int) or not 1 <= step <= max_steps:
+            raise ValueError(
+                f"trial {self.id}: step must be a whole number from 1 to max_steps = "
+                f"{max_steps}, got {step!r}"
+            )
+        last = self._reports[-1].step if self._reports else self._start
+        if step < last:
+            raise ValueError(
+                f"trial {self.id}: step {step} after step {last}; steps must not go back"
+            )
+        if not metrics:
+            raise ValueError(f"trial {self.id}: report at step {step} names no metric")
+        values = {name: _finite(self.id, step, name, value) for name, value in metrics.items()}
+        self._reports.append(Report(step, values))
+        if step >= self._until:
+            self._settle(self._engine.close_segment(self))
+
+    def should_stop(self) -> bool:
+        """Whether the loop should stop training this trial: the scheduler stopped it, or it
+        reached the study's budget of steps (then ``state`` is COMPLETED)."""
+        return self._decision is not None
+
+    @property
+    def state(self) -> TrialState:
+        if isinstance(self._decision, Stop):
+            return TrialState.STOPPED
+        if isinstance(self._decision, Complete):
+            return TrialState.COMPLETED
+        return TrialState.RUNNING
+
+    @property
+    def reason(self) -> str:
+        """Why the scheduler stopped it ("" while it runs or once completed)."""
+        return self._decision.reason if isinstance(self._decision, Stop) else ""
+
+    def _check_open(self) -> None:
+        if self._told:
+            raise ValueError(f"trial {self.id} was told already; it takes no more reports")
+        if self._decision is not None:
+            why = (
+                f"was stopped by the scheduler at step {self._start} ({self.reason})"
+                if isinstance(self._decision, Stop)
+                else f"reached the budget of {self._engine.spec.max_steps} steps"
+            )
+            raise ValueError(
+                f"trial {self.id} {why}; it takes no more reports: call study.tell(trial)"
+            )
+
+    def _settle(self, decision: Decision) -> None:
+        """Take the decision recorded after the last segment: go on to its ``until``, or end."""
+        if self._reports:
+            self._start = self._reports[-1].step
+        self._reports = []
+        self._began = time.monotonic()
+        if isinstance(decision, Continue):
+            self._until = decision.until
+        elif isinstance(decision, Stop | Complete):
+            self._decision = decision
+        else:
+            raise RuntimeError(
+                f"{type(self._engine.core.scheduler).__name__} returned {decision!r}; "
+                "ask/tell can only continue, stop or complete a trial (use study.optimize())"
+            )
+
+    def _segment(self, status: str, error: str) -> SegmentFinished:
+        until = self._reports[-1].step if self._reports and status == "ok" else self._start
+        seconds = time.monotonic() - self._began
+        return SegmentFinished(
+            self.id, self._start, until, status, tuple(self._reports), error, seconds
+        )
+
+    def __repr__(self) -> str:
+        return f"<TrialHandle {self.id} {self.state.value} config={dict(self.config)}>"
+
+
+def _finite(trial_id: int, step: int, name: str, value: Any) -> float:
+    if isinstance(value, bool):
+        raise ValueError(f"trial {trial_id}: {name} = {value!r} at step {step} is not a number")
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(
+            f"trial {trial_id}: {name} = {value!r} at step {step} is not a number"
+        ) from None
+    if not math.isfinite(number):
+        raise ValueError(
+            f"trial {trial_id}: {name} = {number} at step {step}; a diverged trial ends with "
+            "study.tell(trial, error='diverged')"
+        )
+    return number
