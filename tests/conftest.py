@@ -62,3 +62,19 @@ def one_error_line(capsys) -> str:
     assert len(err) == 1, err
     assert "Traceback" not in err[0]
     return err[0]
+
+
+class Interrupt(KeyboardInterrupt):
+    """What Ctrl-C (or a kill) does to a run: raised from the listener after an event."""
+
+
+def interrupted_after(n_events: int):
+    """A study listener that interrupts the run right after its ``n_events``-th event."""
+    seen = []
+
+    def listen(history, event):
+        seen.append(event)
+        if len(seen) == n_events:
+            raise Interrupt()
+
+    return listen

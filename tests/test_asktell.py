@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 
 from curvetune import Choice, Float, Stop, Study, TrialState
@@ -129,6 +130,30 @@ def test_stop_complete_and_the_loop_ending_a_trial_early():
     assert study.history[failed.id].reason == "RuntimeError: CUDA out of memory"
 
 
+def test_a_loop_reporting_every_few_steps_is_judged_at_the_schedulers_steps():
+    """Reports past a check step close the segment at the check, as optimize would."""
+    study = make(scheduler=_StopAt(4))  # asks to be consulted at every step
+    trial = study.ask()
+    trial.report(np.int64(3), accuracy=0.3)  # numpy integers are steps too
+    assert not trial.should_stop() and trial.step == 3
+    trial.report(6, accuracy=0.6)  # past 4: stopped there, on what it had by then
+    assert trial.should_stop()
+    stored = study.history[trial.id]
+    assert stored.step == 4 and [r.step for r in stored.reports] == [3]
+    decided = [e.until for e in study.store.events() if isinstance(e, Decided)]
+    assert decided == [1, 2, 3, 4, None]
+    assert (trial.metric, trial.max_steps) == ("accuracy", STEPS)
+
+
+def test_a_diverged_trial_is_told_so():
+    study = make()
+    trial = study.ask()
+    trial.report(1, accuracy=0.2)
+    study.tell(trial, diverged=True, error="loss is nan at step 2")
+    stored = study.history[trial.id]
+    assert stored.state is TrialState.DIVERGED and stored.reason == "loss is nan at step 2"
+
+
 def test_a_trial_reaching_the_budget_completes():
     study = make(scheduler="fifo", max_steps=3)
     trial = study.ask()
@@ -147,7 +172,8 @@ def test_a_trial_reaching_the_budget_completes():
         (lambda t: t.report(STEPS + 1, accuracy=0.1), "max_steps = 12"),
         (lambda t: t.report(1.5, accuracy=0.1), "step must be a whole number"),
         (lambda t: t.report(True, accuracy=0.1), "step must be a whole number"),
-        (lambda t: t.report(1, accuracy=math.nan), r"accuracy = nan at step 1.*error='diverged'"),
+        (lambda t: t.report("1", accuracy=0.1), "step must be a whole number"),
+        (lambda t: t.report(1, accuracy=math.nan), r"accuracy = nan at step 1.*diverged=True"),
         (lambda t: t.report(1, accuracy="high"), "'high' at step 1 is not a number"),
         (lambda t: t.report(1), "names no metric"),
     ],

@@ -6,6 +6,7 @@ import io
 import warnings
 
 import pytest
+from conftest import Interrupt, interrupted_after
 from rich.console import Console
 
 from curvetune.events import SegmentFinished
@@ -13,10 +14,6 @@ from curvetune.notes import StudyNote
 from curvetune.schedulers import PBTScheduler
 from curvetune.space import Float, Int
 from curvetune.study import Study
-
-
-class Interrupt(KeyboardInterrupt):
-    pass
 
 
 def _study(
@@ -46,17 +43,6 @@ def _facts(study):
     ]
 
 
-def _interrupted_after(n_events):
-    seen = []
-
-    def listen(history, event):
-        seen.append(event)
-        if len(seen) == n_events:
-            raise Interrupt()
-
-    return listen
-
-
 @pytest.mark.parametrize(
     ("searcher", "scheduler"), [("random", "fifo"), ("evolution", "asha"), ("random", "lcm")]
 )
@@ -68,7 +54,7 @@ def test_a_resumed_study_equals_one_run_straight_through(tmp_path, searcher, sch
 
     resumed = _study(tmp_path / "resumed")
     with pytest.raises(Interrupt):
-        resumed.optimize(scheduler=scheduler, listener=_interrupted_after(cut), **options)
+        resumed.optimize(scheduler=scheduler, listener=interrupted_after(cut), **options)
     resumed.close()
     again = Study.load(tmp_path / "resumed", readonly=False)
     again.optimize(scheduler=scheduler, **options)
@@ -93,7 +79,7 @@ def test_a_resumed_pbt_study_equals_one_run_straight_through(tmp_path):
     straight.optimize(scheduler=pbt(), **options)
     resumed = _study(tmp_path / "resumed", **kwargs)
     with pytest.raises(Interrupt):
-        resumed.optimize(scheduler=pbt(), listener=_interrupted_after(30), **options)
+        resumed.optimize(scheduler=pbt(), listener=interrupted_after(30), **options)
     again = Study.load(tmp_path / "resumed", readonly=False)
     again.optimize(scheduler=pbt(), **options)
     assert _facts(again) == _facts(straight)

@@ -8,7 +8,7 @@ with these in their constructors, once; study files and the command line add whe
 came from around the same line. Numbers are Python's own ``int`` and ``float``: ``True`` and
 ``False`` are refused wherever a number is wanted (``bool`` is an ``int`` to Python, never to
 a user), and a real ``bool`` is wanted wherever a switch is. Parameter domains keep their own
-checks (``_domain_checks.py``).
+checks (``domains/_checks.py``).
 
 Each checker returns nothing; it raises or lets the value pass.
 """

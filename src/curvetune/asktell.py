@@ -17,6 +17,7 @@ the user's loop), so a budget stays exact.
 from __future__ import annotations
 
 import math
+import operator
 import threading
 import time
 from collections import deque
@@ -89,22 +90,26 @@ class AskTell:
             self._out[trial.id] = handle
             return handle
 
-    def tell(self, handle: TrialHandle, error: str | None) -> None:
+    def tell(self, handle: TrialHandle, error: str | None, diverged: bool = False) -> None:
         with self._lock:
             if handle._engine is not self or self._out.get(handle.id) is not handle:
                 if handle._told:
                     raise ValueError(f"trial {handle.id} was told already; tell it once")
                 raise ValueError(f"trial {handle.id} was not asked from this study")
             events: list[Event] = []
-            if error is not None:
+            if error is not None or diverged:
                 if handle._decision is not None:
                     raise ValueError(
                         f"trial {handle.id} had already finished ({handle.state.value}) "
                         "when it was told it failed; tell it without error"
                     )
-                reason = str(error).strip().splitlines()[-1] if str(error).strip() else "error"
-                events.append(handle._segment("error", str(error)))
-                events.append(TrialFinished(handle.id, TrialState.FAILED, reason))
+                text = str(error or "").strip()
+                status, state = "error", TrialState.FAILED
+                if diverged:
+                    status, state = "diverged", TrialState.DIVERGED
+                reason = text.splitlines()[-1] if text else status
+                events.append(handle._segment(status, text))
+                events.append(TrialFinished(handle.id, state, reason))
             elif handle._decision is None:  # the loop ended it before the scheduler did
                 if handle._reports:
                     events.append(handle._segment("ok", ""))
@@ -118,10 +123,12 @@ class AskTell:
             del self._out[handle.id]
 
     def close_segment(self, handle: TrialHandle) -> Decision:
-        """The reports of ``handle`` reached its ``until``: store them, ask the scheduler."""
+        """``handle`` reported its ``until``, or beyond: store the reports up to it and ask
+        the scheduler there, as ``optimize`` would have (a loop that reports every few
+        steps is judged at the scheduler's own steps, on what it reported by then)."""
         with self._lock:
-            finished = handle._segment("ok", "")
-            if not self._metric_seen:
+            finished = handle._segment("ok", "", until=handle._until)
+            if finished.reports and not self._metric_seen:
                 if not reports_metric(finished.reports, self.history.metric):
                     who = f"trial {handle.id}"
                     fix = f"report {self.history.metric!r}, or create the study with that metric"
@@ -154,12 +161,7 @@ class TrialHandle:
         """Record ``metrics`` at ``step`` (1, 2, ... up to the study's ``max_steps``).
         Reporting the step at which the scheduler asked to be consulted lets it decide."""
         self._check_open()
-        max_steps = self._engine.spec.max_steps
-        if isinstance(step, bool) or not isinstance(step, int) or not 1 <= step <= max_steps:
-            raise ValueError(
-                f"trial {self.id}: step must be a whole number from 1 to max_steps = "
-                f"{max_steps}, got {step!r}"
-            )
+        step = _step(self.id, step, self.max_steps)
         last = self._reports[-1].step if self._reports else self._start
         if step < last:
             raise ValueError(
@@ -169,8 +171,23 @@ class TrialHandle:
             raise ValueError(f"trial {self.id}: report at step {step} names no metric")
         values = {name: _finite(self.id, step, name, value) for name, value in metrics.items()}
         self._reports.append(Report(step, values))
-        if step >= self._until:
+        while self._decision is None and step >= self._until:
             self._settle(self._engine.close_segment(self))
+
+    @property
+    def metric(self) -> str:
+        """The study's metric: what ``report`` must include for the scheduler to judge."""
+        return self._engine.spec.metric
+
+    @property
+    def max_steps(self) -> int:
+        """The study's budget of steps per trial (steps run 1..max_steps)."""
+        return self._engine.spec.max_steps
+
+    @property
+    def step(self) -> int:
+        """The last step reported (0 before the first report)."""
+        return self._reports[-1].step if self._reports else self._start
 
     def should_stop(self) -> bool:
         """Whether the loop should stop training this trial: the scheduler stopped it, or it
@@ -204,10 +221,11 @@ class TrialHandle:
             )
 
     def _settle(self, decision: Decision) -> None:
-        """Take the decision recorded after the last segment: go on to its ``until``, or end."""
-        if self._reports:
-            self._start = self._reports[-1].step
-        self._reports = []
+        """Take the decision recorded after the last segment: go on to its ``until``, or end.
+        Reports past the segment's end open the next one."""
+        if self._until:  # a segment closed (not the first decision, made at ask)
+            self._start = self._until
+            self._reports = [r for r in self._reports if r.step > self._until]
         self._began = time.monotonic()
         if isinstance(decision, Continue):
             self._until = decision.until
@@ -219,15 +237,31 @@ class TrialHandle:
                 "ask/tell can only continue, stop or complete a trial (use study.optimize())"
             )
 
-    def _segment(self, status: str, error: str) -> SegmentFinished:
-        until = self._reports[-1].step if self._reports and status == "ok" else self._start
+    def _segment(self, status: str, error: str, until: int | None = None) -> SegmentFinished:
+        """The segment under way as a fact: its reports up to ``until`` (default: all, to
+        the last one reported; a failed segment ends where it began)."""
+        reports = tuple(r for r in self._reports if until is None or r.step <= until)
+        if until is None:
+            until = reports[-1].step if reports and status == "ok" else self._start
         seconds = time.monotonic() - self._began
-        return SegmentFinished(
-            self.id, self._start, until, status, tuple(self._reports), error, seconds
-        )
+        return SegmentFinished(self.id, self._start, until, status, reports, error, seconds)
 
     def __repr__(self) -> str:
         return f"<TrialHandle {self.id} {self.state.value} config={dict(self.config)}>"
+
+
+def _step(trial_id: int, step: Any, max_steps: int) -> int:
+    """``step`` as an int (numpy integers too) in 1..max_steps, or one clear error."""
+    try:
+        whole = operator.index(step) if not isinstance(step, bool) else None
+    except TypeError:
+        whole = None
+    if whole is None or not 1 <= whole <= max_steps:
+        raise ValueError(
+            f"trial {trial_id}: step must be a whole number from 1 to max_steps = "
+            f"{max_steps}, got {step!r}"
+        )
+    return whole
 
 
 def _finite(trial_id: int, step: int, name: str, value: Any) -> float:
@@ -242,6 +276,6 @@ def _finite(trial_id: int, step: int, name: str, value: Any) -> float:
     if not math.isfinite(number):
         raise ValueError(
             f"trial {trial_id}: {name} = {number} at step {step}; a diverged trial ends with "
-            "study.tell(trial, error='diverged')"
+            "study.tell(trial, diverged=True)"
         )
     return number

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .space import Space
+from .storage import Store
 from .types import Mode
 
 # The objective a study names when the user's own loop trains it (``Study.ask``).
@@ -64,6 +65,27 @@ class StudySpec:
         float keys compare as JSON stores them)."""
         mine = self.to_json()
         return [key for key in mine if _normal(stored.get(key)) != _normal(mine[key])]
+
+
+def reconcile(store: Store, spec: StudySpec, where: object) -> bool:
+    """Store the spec of a new study, or check it against the stored one. True when the
+    stored study differs but has no results yet: the caller describes it anew (under the
+    lock), since fixing a typo in the objective or the metric must not need a new
+    directory. A study with results that differs is refused."""
+    stored = store.spec()
+    if stored is None:
+        store.set_spec(spec.to_json())
+        return False
+    changed = spec.changes_from(stored)
+    if not changed:
+        return False
+    if not store.has_results():
+        return True
+    key = changed[0]
+    raise StudyMismatchError(
+        f"{where} holds a study with a different {key} "
+        f"({stored.get(key)!r}, not {spec.to_json()[key]!r}) and has results; use a new directory"
+    )
 
 
 def _normal(value: Any) -> Any:

@@ -21,7 +21,7 @@ from .asktell import AskTell, TrialHandle
 from .checkpoints import CheckpointStore
 from .control import Controller, Listener, fan_out
 from .events import replay
-from .executors import Executor, make_executor
+from .executors import Executor, make_or_keep
 from .executors.hooks import runs_on_this_host
 from .notes import note
 from .preflight import check_algorithms, check_objective
@@ -29,7 +29,7 @@ from .progress import display_for
 from .schedulers import Scheduler, make_scheduler
 from .searchers import Searcher, make_searcher
 from .space import Domain, Space
-from .spec import ASK_TELL, StudyMismatchError, StudySpec
+from .spec import ASK_TELL, StudyMismatchError, StudySpec, reconcile
 from .storage import MemoryStore, SqliteStore, Store, StoreError, StudyLock
 from .types import History, Mode, Trial, TrialState
 from .worker import Objective, load_objective
@@ -59,8 +59,8 @@ class Study:
         self.spec = spec
         self.directory = Path(directory) if directory is not None else None
         self.readonly = readonly
-        self.searcher = make_searcher(searcher) if isinstance(searcher, str) else searcher
-        self.scheduler = make_scheduler(scheduler) if isinstance(scheduler, str) else scheduler
+        self.searcher = _built(searcher, make_searcher)
+        self.scheduler = _built(scheduler, make_scheduler)
         self._callable = objective
         self._scratch: tempfile.TemporaryDirectory | None = None  # in-memory checkpoints
         self._session: contextlib.ExitStack | None = None  # the lock ask/tell holds
@@ -122,29 +122,13 @@ class Study:
         return cls(StudySpec.from_json(stored), directory=directory, readonly=readonly)
 
     def _adopt_spec(self, *, locked: bool = False) -> None:
-        """Store the spec of a new study; check it against a stored one. A study that has
-        no results yet takes a corrected description (its untrained trials are forgotten):
-        fixing a typo in the objective or the metric must not need a new directory."""
-        stored = self.store.spec()
-        mine = self.spec.to_json()
-        if stored is None:
-            self.store.set_spec(mine)
-            return
-        changed = self.spec.changes_from(stored)
-        if not changed:
-            return
-        if not self.store.has_results():
-            # Never under a controller that is running it.
+        """Store or check the spec; a stored study without results takes a new one (its
+        untrained trials are forgotten), never under a controller that is running it."""
+        if reconcile(self.store, self.spec, self.directory):
             with contextlib.nullcontext() if locked else self._lock():
-                self.store.reset(mine)
+                self.store.reset(self.spec.to_json())
                 if self.directory is not None:
                     self.checkpoints.gc({})
-            return
-        key = changed[0]
-        raise StudyMismatchError(
-            f"{self.directory} holds a study with a different {key} "
-            f"({stored.get(key)!r}, not {mine[key]!r}) and has results; use a new directory"
-        )
 
     def _lock(self) -> contextlib.AbstractContextManager:
         """The study's one-controller lock (nothing to lock for an in-memory study)."""
@@ -214,8 +198,8 @@ class Study:
                 "this study has no objective (it was created for ask/tell); pass "
                 "objective= to Study.create to run it with optimize()"
             )
-        searcher = self._searcher(searcher)
-        scheduler = self._scheduler(scheduler)
+        searcher = self.searcher if searcher is None else _built(searcher, make_searcher)
+        scheduler = self.scheduler if scheduler is None else _built(scheduler, make_scheduler)
         objective = self._callable or load_objective(self.spec.objective)  # must import
         with contextlib.ExitStack() as stack:
             if self._session is None:  # ask/tell may hold the lock already
@@ -223,58 +207,27 @@ class Study:
             try:
                 check_objective(self.spec, objective)
                 check_algorithms(self.spec, searcher, scheduler, trials)
-                self._run(trials, searcher, scheduler, executor, workers, max_retries,
-                          segment_timeout, listener, progress)  # fmt: skip
+                display = display_for(self.history, trials, progress)
+                with make_or_keep(executor, workers) as pool:
+                    Controller(
+                        objective=self._callable or self.spec.objective,
+                        space=self.spec.space,
+                        fixed=self.spec.fixed,
+                        searcher=searcher,
+                        scheduler=scheduler,
+                        executor=pool,
+                        store=self.store,
+                        history=self.history,
+                        checkpoints=self._checkpoints_for(pool),
+                        seed=self.spec.seed,
+                        n_trials=trials,
+                        max_retries=max_retries,
+                        segment_timeout=segment_timeout,
+                        listener=fan_out([x for x in (listener, display) if x is not None]),
+                    ).run(display)
             finally:
                 self._seen_seq = self.store.last_seq()
         return self.history
-
-    def _run(
-        self,
-        trials: int,
-        searcher: Searcher,
-        scheduler: Scheduler,
-        executor: str | Executor,
-        workers: int | None,
-        max_retries: int,
-        segment_timeout: float | None,
-        listener: Listener | None,
-        progress: bool | Console,
-    ) -> None:
-        display = display_for(self.history, trials, progress)
-        owned = isinstance(executor, str)
-        pool = make_executor(executor, workers=workers) if isinstance(executor, str) else executor
-        try:
-            with display if display is not None else contextlib.nullcontext():
-                Controller(
-                    objective=self._callable or self.spec.objective,
-                    space=self.spec.space,
-                    fixed=self.spec.fixed,
-                    searcher=searcher,
-                    scheduler=scheduler,
-                    executor=pool,
-                    store=self.store,
-                    history=self.history,
-                    checkpoints=self._checkpoints_for(pool),
-                    seed=self.spec.seed,
-                    n_trials=trials,
-                    max_retries=max_retries,
-                    segment_timeout=segment_timeout,
-                    listener=fan_out([x for x in (listener, display) if x is not None]),
-                ).run()
-        finally:
-            if owned:
-                pool.shutdown(wait=False, cancel_futures=True)
-
-    def _searcher(self, searcher: str | Searcher | None) -> Searcher:
-        if searcher is None:
-            return self.searcher
-        return make_searcher(searcher) if isinstance(searcher, str) else searcher
-
-    def _scheduler(self, scheduler: str | Scheduler | None) -> Scheduler:
-        if scheduler is None:
-            return self.scheduler
-        return make_scheduler(scheduler) if isinstance(scheduler, str) else scheduler
 
     def _checkpoints_for(self, executor: Executor) -> CheckpointStore | None:
         """The study's checkpoints; for an in-memory study a temporary directory, unless the
@@ -319,18 +272,20 @@ class Study:
         self._writable()
         return self._asktell.ask()
 
-    def tell(self, trial: TrialHandle, *, error: str | None = None) -> None:
+    def tell(self, trial: TrialHandle, *, error: str | None = None, diverged: bool = False) -> None:
         """End ``trial``: as the scheduler left it (stopped or completed), as stopped by your
-        loop if it ended it early, or as failed with ``error`` (one line or a traceback)."""
+        loop if it ended it early, as failed with ``error`` (one line or a traceback), or
+        as diverged (a loss gone NaN; ``error`` may say where)."""
         if self._asktell is None:
             raise ValueError(f"trial {trial.id} was not asked from this study")
         self._writable()
-        self._asktell.tell(trial, error)
+        self._asktell.tell(trial, error, diverged)
 
     def remaining(self, trials: int) -> int:
-        """How many more ``ask()`` calls a budget of ``trials`` allows: trials not yet
-        finished (including ones asked and never told) count against it, so a loop of
-        ``for _ in range(study.remaining(50))`` ends with exactly 50, killed and rerun."""
+        """How many more ``ask()`` calls a budget of ``trials`` allows: ``trials`` less the
+        trials finished. A trial asked and never told is not finished: ``ask()`` hands it
+        back first, so ``for _ in range(study.remaining(50))`` ends with exactly 50 trials,
+        however often the program was killed and rerun."""
         finished = len(self.history) - len(self.history.in_state(TrialState.RUNNING))
         return max(0, trials - finished)
 
@@ -368,3 +323,8 @@ class Study:
 
 def _qualname(fn: Any) -> str:
     return f"{getattr(fn, '__module__', '?')}:{getattr(fn, '__qualname__', repr(fn))}"
+
+
+def _built(algorithm: Any, make: Any) -> Any:
+    """``algorithm`` itself, or the one its name names."""
+    return make(algorithm) if isinstance(algorithm, str) else algorithm

@@ -8,9 +8,11 @@ resumes them).
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Mapping
 from concurrent.futures import Future
+from contextlib import AbstractContextManager
 from typing import Any
 
 from ..checkpoints import CheckpointStore
@@ -97,33 +99,39 @@ class Controller:
         )
         self._waiting: dict[int, str] = {}  # trials parked by a Wait decision: their reasons
 
-    def run(self) -> History:
-        """Run until the budget is spent and nothing is in flight; return the history."""
+    def run(self, display: AbstractContextManager | None = None) -> History:
+        """Run until the budget is spent and nothing is in flight; return the history.
+        ``display`` (the live progress) is shown for the length of the run."""
         pool = self.pool
         self.journal.collect_garbage()
         try:
-            # Every interrupted trial is decided at once, on the history as it was stored,
-            # as it was before the interruption (a PBT generation decides together); what
-            # cannot run yet waits in the pool's queue.
-            for trial in self.history.running():
-                self._resume(trial)
-            while True:
-                while pool.has_room and (pool.start_queued() or self._create_trial()):
-                    pass
-                if not pool.busy:
-                    self._check_nothing_waits()
-                    return self.history
-                future = self._next_done()
-                taken = pool.take(future) if future is not None else None
-                if taken is not None:  # None too for an abandoned segment that ended after all
-                    job, result = taken
-                    if result is not None:
-                        self._on_result(job, result)
-                    self._recheck_waiting()
-                pool.abandon_hung()
+            with display if display is not None else contextlib.nullcontext():
+                return self._loop()
         finally:
             pool.cancel_all()
             self.journal.flush()
+
+    def _loop(self) -> History:
+        pool = self.pool
+        # Every interrupted trial is decided at once, on the history as it was stored,
+        # as it was before the interruption (a PBT generation decides together); what
+        # cannot run yet waits in the pool's queue.
+        for trial in self.history.running():
+            self._resume(trial)
+        while True:
+            while pool.has_room and (pool.start_queued() or self._create_trial()):
+                pass
+            if not pool.busy:
+                self._check_nothing_waits()
+                return self.history
+            future = self._next_done()
+            taken = pool.take(future) if future is not None else None
+            if taken is not None:  # None too for an abandoned segment that ended after all
+                job, result = taken
+                if result is not None:
+                    self._on_result(job, result)
+                self._recheck_waiting()
+            pool.abandon_hung()
 
     def _next_done(self) -> Future | None:
         """The next finished segment, or None after a quiet second or at a hang deadline.

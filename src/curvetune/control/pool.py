@@ -66,6 +66,9 @@ class SegmentPool:
         self._done: queue.SimpleQueue[Future] = queue.SimpleQueue()  # fed by done-callbacks
         self._queued: deque[tuple[int, int, int, float]] = deque()  # waiting for a worker
         self._losses = LossLedger()
+        # The optional hooks, looked up once: a Protocol check costs microseconds.
+        self._idle = executor.idle if isinstance(executor, Idling) else None
+        self._abandon = executor.abandon if isinstance(executor, Abandoning) else None
 
     @property
     def has_room(self) -> bool:
@@ -117,8 +120,8 @@ class SegmentPool:
 
     def nudge(self) -> None:
         """Tell an idling executor that the controller waits (it may advance its clock)."""
-        if isinstance(self.executor, Idling) and self._done.empty():
-            self.executor.idle()
+        if self._idle is not None and self._done.empty():
+            self._idle()
 
     def wait(self, timeout: float) -> Future | None:
         try:
@@ -153,8 +156,8 @@ class SegmentPool:
                 continue
             del self._inflight[future]
             self._losses.spare(self._inflight)  # whatever the stopping takes down with it
-            if isinstance(self.executor, Abandoning):
-                self.executor.abandon(future)
+            if self._abandon is not None:
+                self._abandon(future)
             error = f"hung: still running after segment_timeout = {self.segment_timeout} s"
             self.lose(job, job.charged + 1.0, error)
 

@@ -32,6 +32,8 @@ def _local(workers: int | None, address: str | None) -> Executor:
 
 
 def _sequential(workers: int | None, address: str | None) -> Executor:
+    """One segment at a time in this process, whatever ``workers`` says (a study file may
+    name workers for the engine it runs on elsewhere)."""
     from .sequential import SequentialExecutor
 
     return SequentialExecutor()
@@ -77,6 +79,7 @@ def check_executor(name: str, *, workers: int | None = None, address: str | None
         raise ValueError(f"executor: unknown name {name!r}; allowed: {', '.join(EXECUTORS)}")
     if workers is not None:  # None: the executor's own default
         _validate.whole("executor", "workers", workers, 1)
+
     if address is not None:
         _validate.text("executor", "address", address)
         if name not in TAKES_ADDRESS:
@@ -116,6 +119,20 @@ def open_executor(
         executor.shutdown(wait=False, cancel_futures=True)
 
 
+@contextlib.contextmanager
+def make_or_keep(executor: str | Executor, workers: int | None = None) -> Iterator[Executor]:
+    """The executor named (built here, shut down at the end of the block), or the one
+    given (its owner shuts it down)."""
+    if not isinstance(executor, str):
+        yield executor
+        return
+    built = make_executor(executor, workers=workers)
+    try:
+        yield built
+    finally:
+        built.shutdown(wait=False, cancel_futures=True)
+
+
 __all__ = [
     "EXECUTORS",
     "TAKES_ADDRESS",
@@ -123,5 +140,6 @@ __all__ = [
     "MissingExtraError",
     "check_executor",
     "make_executor",
+    "make_or_keep",
     "open_executor",
 ]

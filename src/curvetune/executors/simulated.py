@@ -16,13 +16,14 @@ from typing import Any
 
 import numpy as np
 
+from .. import _validate
+
 
 class SimulatedExecutor:
     same_host = True  # see ``hooks.SameHost``
 
     def __init__(self, *, workers: int, duration_metric: str = "epoch_seconds") -> None:
-        if workers < 1:
-            raise ValueError(f"simulated executor: workers must be >= 1, got {workers}")
+        _validate.whole("simulated executor", "workers", workers, 1)
         self.workers = workers
         self.duration_metric = duration_metric
         self.clock = 0.0  # virtual seconds since the start

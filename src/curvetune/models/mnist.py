@@ -44,14 +44,14 @@ Set the environment variable ``CURVETUNE_THREADS`` to pin torch's intra-op threa
 space)`` a whole study's settings (a schedule key that no schedule the study can choose
 reads is refused: ``gamma`` with ``schedule = "step"``); both raise ``ValueError`` with one
 line. The config is validated by ``curvetune.models.settings``; the networks and checkpoints
-are built by ``curvetune.models.networks``; their public names are re-exported here.
+are built by ``curvetune.models.networks``; their public names are re-exported here. The
+device, the thread count and the data on the device come from ``curvetune.models.device``.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -61,7 +61,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..worker import SegmentContext
-from .data import load_data
+from .device import apply_thread_env, device_tensors, resolve_device
 from .networks import CHECKPOINT_FORMAT as CHECKPOINT_FORMAT
 from .networks import Position, build_model, build_optimizer, load_checkpoint, save_checkpoint
 from .schedule_config import schedule_from_config
@@ -88,7 +88,7 @@ def check_config(config: Mapping[str, Any]) -> None:
 def train(config: Mapping[str, Any], ctx: SegmentContext) -> None:
     """Train steps ``ctx.start + 1 .. ctx.until`` of an MNIST model (the objective contract)."""
     settings = parse_config(config)
-    _apply_thread_env()
+    apply_thread_env()
     device = resolve_device(settings.device)
     train_x, train_y, val_x, val_y = device_tensors(settings.data, str(device))
     if settings.max_train is not None:
@@ -258,53 +258,6 @@ def evaluate(
         correct += (logits.argmax(dim=1) == target).sum()
     count = max(x.shape[0], 1)
     return loss_sum.item() / count, correct.item() / count
-
-
-def resolve_device(name: str) -> torch.device:
-    """``"auto"``: CUDA when available, else the CPU; ``"cuda"`` must be available."""
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name == "cuda" and not torch.cuda.is_available():
-        raise ValueError("config key 'device' is 'cuda' but CUDA is not available here")
-    return torch.device(name)
-
-
-@lru_cache(maxsize=4)
-def device_tensors(
-    source: str, device: str
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-    """``(train_x, train_y, val_x, val_y)`` of ``load_data(source)`` as tensors on ``device``.
-
-    Images are shaped (N, 1, 28, 28). Cached per process and device: converting and copying
-    the data once, not once per segment, is part of staying close to a bare loop's speed.
-    """
-    data = load_data(source)
-    target = torch.device(device)
-
-    def convert(array: np.ndarray) -> torch.Tensor:
-        return torch.from_numpy(np.array(array)).to(target)
-
-    return (
-        convert(data.train_x).unsqueeze(1),
-        convert(data.train_y),
-        convert(data.val_x).unsqueeze(1),
-        convert(data.val_y),
-    )
-
-
-def _apply_thread_env() -> None:
-    """Pin torch's thread count to ``CURVETUNE_THREADS`` when that is set (else leave it)."""
-    raw = os.environ.get("CURVETUNE_THREADS")
-    if not raw:
-        return
-    try:
-        threads = int(raw)
-    except ValueError:
-        raise ValueError(f"CURVETUNE_THREADS must be a positive integer, got {raw!r}") from None
-    if threads < 1:
-        raise ValueError(f"CURVETUNE_THREADS must be a positive integer, got {raw!r}")
-    if torch.get_num_threads() != threads:
-        torch.set_num_threads(threads)
 
 
 # Studies check up front: each trial's config, and the fixed settings with the space.

@@ -14,6 +14,7 @@ from collections.abc import Callable, Collection, Iterable, Mapping
 from typing import Any
 
 from ..domains import Choice, Domain
+from ._schedule_checks import _check_count, _check_decay, _check_rate
 from .schedules import (
     EXPONENTIAL_GAMMA_DEFAULT,
     SCHEDULES,
@@ -27,9 +28,6 @@ from .schedules import (
     Schedule,
     StepDecay,
     WarmUp,
-    _check_count,
-    _check_decay,
-    _check_rate,
     schedule_from_json,
 )
 
