@@ -79,7 +79,7 @@ def quiet(sink):
 
 
 def lcm_study(directory: Path) -> Path:
-    """A finished 200-trial LCM study over three parameters (as tests/test_report_html)."""
+    """A finished 200-trial LCM study over three parameters (as tests/viz/test_report_html)."""
     space = {"x": Float(0.0, 1.0), "w": Int(1, 100, log=True), "k": Choice(["a", "b", "c"])}
     study = Study.create(
         objective="curvetune.testing:synthetic",
@@ -108,7 +108,7 @@ def report_seconds(study: Path, out: Path) -> float:
 
 
 def big_store(directory: Path, trials: int = DASHBOARD_TRIALS, steps: int = 8) -> SqliteStore:
-    """A finished study written straight to the store (as tests/test_dashboard); open."""
+    """A finished study written straight to the store (as tests/dashboard/test_dashboard); open."""
     space = Space({"x": Float(0.0, 1.0), "lr": Float(1e-4, 1.0, log=True)})
     store = SqliteStore(directory / "study.db")
     store.set_spec(
@@ -282,9 +282,9 @@ def table(seconds: dict[str, list[float]], repeats: int, load: tuple[float, floa
     lines += [
         "",
         "- The tests check the same things at ten times these targets (smoke limits): "
-        "tests/test_report_html.py (row 1), tests/test_dashboard.py (rows 3, 4; row 5 as a "
+        "tests/viz/test_report_html.py (row 1), tests/dashboard/test_dashboard.py (rows 3, 4; row 5 as a "
         "writer with `busy_timeout=0`, which fails at once if it would wait), "
-        "tests/test_lcm.py (row 6).",
+        "tests/schedulers/test_lcm.py (row 6).",
         "- Rows 1–2 run the CLI in process; rows 3–5 use Starlette's TestClient (no sockets).",
     ]
     return "\n".join(lines) + "\n"

@@ -78,3 +78,52 @@ def interrupted_after(n_events: int):
             raise Interrupt()
 
     return listen
+
+
+STUDY_FILE = """
+[study]
+objective = "curvetune.testing:synthetic"
+metric = "accuracy"
+directory = "{directory}"
+seed = 3
+
+[budget]
+trials = {trials}
+steps = {steps}
+
+[space]
+x = {{ type = "float", low = 0.0, high = 1.0 }}
+width = {{ type = "int", low = 8, high = 64, log = true }}
+kind = ["a", "b"]
+
+[fixed]
+sleep = {sleep}
+
+[executor]
+name = "{executor}"
+workers = 2
+"""
+
+
+def write_study(tmp_path, *, trials=4, steps=3, sleep=0.0, executor="sequential", extra=""):
+    """A small study file (the synthetic objective over three parameters) and its
+    directory, both under ``tmp_path``; ``extra`` is appended to the file."""
+    path = tmp_path / "study.toml"
+    directory = tmp_path / "runs" / "s"
+    text = STUDY_FILE.format(
+        directory=directory, trials=trials, steps=steps, sleep=sleep, executor=executor
+    )
+    path.write_text(text + extra)
+    return path, directory
+
+
+def error_of(args, capsys) -> str:
+    """The one line ``curvetune ARGS`` prints on stderr when it exits 2."""
+    from curvetune.cli import main
+
+    assert main(args) == 2
+    captured = capsys.readouterr()
+    lines = captured.err.strip().splitlines()
+    assert len(lines) == 1, captured.err
+    assert "Traceback" not in captured.err
+    return lines[0]

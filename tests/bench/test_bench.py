@@ -24,7 +24,7 @@ from curvetune.schedulers import SCHEDULERS, make_scheduler
 from curvetune.types import Complete, Continue, History, Report, Stop, TrialState
 from curvetune.viz.data import Anytime
 
-SHARED = Path(__file__).parents[2] / "shared/benchmarks/curves"
+SHARED = Path(__file__).parents[3] / "shared/benchmarks/curves"
 FINALS = [0.50, 0.60, 0.70, 0.90, 0.946, 0.95]  # row 5 is the best, row 4 within 0.005 of it
 
 

@@ -254,7 +254,7 @@ def test_invalid_pbt_or_schedule_settings_get_one_line_and_exit_2(
 
     from curvetune.cli import main
 
-    text = (Path(__file__).parents[1] / "examples" / "mnist-pbt.toml").read_text()
+    text = (Path(__file__).parents[2] / "examples" / "mnist-pbt.toml").read_text()
     text = text.replace('directory = "runs/mnist-pbt"', f'directory = "{tmp_path / "s"}"')
     study_file = tmp_path / "pbt.toml"
     study_file.write_text(change(text))

@@ -14,8 +14,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import one_error_line
-from test_cli import write_study
+from conftest import one_error_line, write_study
 
 from curvetune.cli import build_parser, main
 from curvetune.space import Float

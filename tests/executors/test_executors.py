@@ -7,8 +7,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import mpiexec, require_module
-from test_cli import _error_of, write_study
+from conftest import error_of, mpiexec, require_module, write_study
 
 from curvetune.executors import make_executor
 from curvetune.executors._optional import MissingExtraError, require
@@ -32,12 +31,12 @@ def test_a_missing_engine_names_the_extra_to_install():
 
 def test_cli_refuses_bad_executor_settings_in_one_line(tmp_path, capsys):
     path, _ = write_study(tmp_path)
-    assert "allowed: local" in _error_of(["run", str(path), "--executor", "ray"], capsys)
-    assert "for the dask executor" in _error_of(
+    assert "allowed: local" in error_of(["run", str(path), "--executor", "ray"], capsys)
+    assert "for the dask executor" in error_of(
         ["run", str(path), "--address", "tcp://h:8786"], capsys
     )
     path.write_text(path.read_text() + "segment_timeout = -1\n")
-    assert "segment_timeout must be > 0" in _error_of(["run", str(path)], capsys)
+    assert "segment_timeout must be > 0" in error_of(["run", str(path)], capsys)
 
 
 def _run_cli(command: list[str], directory, env=None) -> Study:
@@ -142,7 +141,7 @@ def test_every_example_study_file_is_valid():
 
     from curvetune.config import load_study_file
 
-    examples = sorted((Path(__file__).parents[1] / "examples").glob("*.toml"))
+    examples = sorted((Path(__file__).parents[2] / "examples").glob("*.toml"))
     assert len(examples) >= 5
     for path in examples:
         load_study_file(path)

@@ -11,8 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import one_error_line, require
-from test_cli import write_study
+from conftest import one_error_line, require, write_study
 
 from curvetune.cli import main
 from curvetune.control import StudyHalted

@@ -13,8 +13,7 @@ import threading
 import time
 
 import pytest
-from conftest import one_error_line
-from test_cli import write_study
+from conftest import one_error_line, write_study
 
 from curvetune.cli import main
 from curvetune.events import SegmentFinished, TrialCreated

@@ -11,46 +11,12 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import mpiexec, require_module
+from conftest import error_of, mpiexec, require_module, write_study
 
 from curvetune.cli import main
 from curvetune.events import SegmentFinished
 from curvetune.study import Study
 from curvetune.types import TrialState
-
-STUDY = """
-[study]
-objective = "curvetune.testing:synthetic"
-metric = "accuracy"
-directory = "{directory}"
-seed = 3
-
-[budget]
-trials = {trials}
-steps = {steps}
-
-[space]
-x = {{ type = "float", low = 0.0, high = 1.0 }}
-width = {{ type = "int", low = 8, high = 64, log = true }}
-kind = ["a", "b"]
-
-[fixed]
-sleep = {sleep}
-
-[executor]
-name = "{executor}"
-workers = 2
-"""
-
-
-def write_study(tmp_path, *, trials=4, steps=3, sleep=0.0, executor="sequential", extra=""):
-    path = tmp_path / "study.toml"
-    directory = tmp_path / "runs" / "s"
-    text = STUDY.format(
-        directory=directory, trials=trials, steps=steps, sleep=sleep, executor=executor
-    )
-    path.write_text(text + extra)
-    return path, directory
 
 
 def test_run_then_status_best_export_report(tmp_path, capsys):
@@ -74,15 +40,6 @@ def test_run_then_status_best_export_report(tmp_path, capsys):
     assert all((directory / "report" / n).stat().st_size > 10_000 for n in names)
 
 
-def _error_of(args, capsys):
-    assert main(args) == 2
-    captured = capsys.readouterr()
-    lines = captured.err.strip().splitlines()
-    assert len(lines) == 1, captured.err
-    assert "Traceback" not in captured.err
-    return lines[0]
-
-
 @pytest.mark.parametrize(
     ("mutate", "expected"),
     [
@@ -103,20 +60,20 @@ def _error_of(args, capsys):
 def test_bad_study_file_gets_one_line_and_exit_2(tmp_path, capsys, mutate, expected):
     path, _ = write_study(tmp_path)
     path.write_text(mutate(path.read_text()))
-    assert expected in _error_of(["run", str(path)], capsys)
+    assert expected in error_of(["run", str(path)], capsys)
 
 
 def test_missing_study_file_and_directory(tmp_path, capsys):
-    assert "no such study file" in _error_of(["run", str(tmp_path / "none.toml")], capsys)
-    assert "no study here" in _error_of(["status", str(tmp_path)], capsys)
+    assert "no such study file" in error_of(["run", str(tmp_path / "none.toml")], capsys)
+    assert "no study here" in error_of(["status", str(tmp_path)], capsys)
 
 
 def test_corrupt_store_gets_one_line(tmp_path, capsys):
     path, directory = write_study(tmp_path)
     directory.mkdir(parents=True)
     (directory / "study.db").write_bytes(b"this is not a database at all" * 100)
-    assert "not a readable curvetune study store" in _error_of(["run", str(path)], capsys)
-    assert "not a readable curvetune study store" in _error_of(["status", str(directory)], capsys)
+    assert "not a readable curvetune study store" in error_of(["run", str(path)], capsys)
+    assert "not a readable curvetune study store" in error_of(["status", str(directory)], capsys)
 
 
 def test_store_of_another_version_gets_one_line(tmp_path, capsys):
@@ -125,8 +82,8 @@ def test_store_of_another_version_gets_one_line(tmp_path, capsys):
     capsys.readouterr()
     with sqlite3.connect(directory / "study.db") as db:
         db.execute("UPDATE meta SET value = '99' WHERE key = 'schema_version'")
-    assert "incompatible" in _error_of(["run", str(path)], capsys)
-    assert "incompatible" in _error_of(["best", str(directory)], capsys)
+    assert "incompatible" in error_of(["run", str(path)], capsys)
+    assert "incompatible" in error_of(["best", str(directory)], capsys)
 
 
 def test_changed_study_in_same_directory_is_refused(tmp_path, capsys):
@@ -134,13 +91,13 @@ def test_changed_study_in_same_directory_is_refused(tmp_path, capsys):
     assert main(["run", str(path), "--quiet"]) == 0
     capsys.readouterr()
     path.write_text(path.read_text().replace("high = 1.0", "high = 2.0"))
-    assert "different space" in _error_of(["run", str(path)], capsys)
+    assert "different space" in error_of(["run", str(path)], capsys)
 
 
 def test_objective_attribute_that_does_not_exist_is_refused_up_front(tmp_path, capsys):
     path, _ = write_study(tmp_path)
     path.write_text(path.read_text().replace("curvetune.testing:synthetic", "json:nope"))
-    assert "nope" in _error_of(["run", str(path)], capsys)
+    assert "nope" in error_of(["run", str(path)], capsys)
 
 
 @pytest.mark.slow
