@@ -10,7 +10,7 @@ import pytest
 from curvetune import Choice, Float, Stop, Study, TrialState
 from curvetune.events import Decided, SegmentFinished
 from curvetune.schedulers import FIFOScheduler, LCMScheduler, PBTScheduler
-from curvetune.storage import StudyLockedError
+from curvetune.storage import StoreError, StudyLockedError
 
 STEPS = 12
 
@@ -103,6 +103,16 @@ def test_a_second_program_cannot_ask_while_one_holds_the_study(tmp_path):
         make(tmp_path / "s").ask()
     study.close()
     make(tmp_path / "s").ask()  # released by close()
+
+
+def test_a_trial_of_a_closed_study_is_refused_in_one_line(tmp_path):
+    study = make(tmp_path / "s")
+    trial = study.ask()
+    study.close()
+    with pytest.raises(ValueError, match="its study was closed; reopen"):
+        trial.report(1, accuracy=0.5)
+    with pytest.raises(StoreError, match="this study was closed; open it again"):
+        study.tell(trial)
 
 
 def test_stop_complete_and_the_loop_ending_a_trial_early():

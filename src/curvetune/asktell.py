@@ -71,6 +71,7 @@ class AskTell:
         self._metric_seen = any(
             reports_metric(t.reports, history.metric) for t in history.trials.values()
         )
+        self.closed = False  # set by ``Study.close``: handles still out are refused then
 
     def ask(self) -> TrialHandle | None:
         with self._lock:
@@ -92,6 +93,8 @@ class AskTell:
 
     def tell(self, handle: TrialHandle, error: str | None, diverged: bool = False) -> None:
         with self._lock:
+            if handle._engine is self and self.closed:
+                handle._check_open()
             if handle._engine is not self or self._out.get(handle.id) is not handle:
                 if handle._told:
                     raise ValueError(f"trial {handle.id} was told already; tell it once")
@@ -208,6 +211,11 @@ class TrialHandle:
         return self._decision.reason if isinstance(self._decision, Stop) else ""
 
     def _check_open(self) -> None:
+        if self._engine.closed:
+            raise ValueError(
+                f"trial {self.id}: its study was closed; reopen the study and ask() again "
+                "(it hands this trial back first)"
+            )
         if self._told:
             raise ValueError(f"trial {self.id} was told already; it takes no more reports")
         if self._decision is not None:

@@ -302,6 +302,8 @@ class Study:
     def close(self) -> None:
         """Release the lock ask/tell held and the store; an in-memory study's checkpoints
         go with it."""
+        if self._asktell is not None:
+            self._asktell.closed = True
         if self._session is not None:
             self._session.close()
             self._session = None

@@ -56,16 +56,13 @@ def test_prior_is_read_into_plain_data(earlier):
     assert not np.isnan(prior.curves).any() and not prior.curves.flags.writeable
 
 
-def test_a_missing_prior_is_refused_by_check_study(tmp_path):
-    lcm = LCMScheduler(prior=str(tmp_path / "nowhere"))
+def test_a_missing_prior_is_refused_when_the_scheduler_is_built(tmp_path):
     message = f"lcm: prior study {tmp_path / 'nowhere'}: no study here \\(no study.db\\)"
     with pytest.raises(ValueError, match=message):
-        lcm.check_study(trials=4, max_steps=4, metric="accuracy", mode="max")
+        LCMScheduler(prior=str(tmp_path / "nowhere"))
     (tmp_path / "empty").mkdir()  # a directory, but no study in it
     with pytest.raises(ValueError, match="no study here"):
-        LCMScheduler(prior=str(tmp_path / "empty")).check_study(
-            trials=4, max_steps=4, metric="accuracy", mode="max"
-        )
+        LCMScheduler(prior=str(tmp_path / "empty"))
 
 
 def test_a_study_with_a_missing_prior_is_refused_before_any_trial(tmp_path):
@@ -102,9 +99,8 @@ def test_a_study_with_a_prior_of_another_metric_is_refused_before_any_trial(earl
 
 def test_a_prior_without_complete_curves_is_refused(tmp_path):
     study(tmp_path / "unrun").close()  # a study that never trained
-    lcm = LCMScheduler(prior=str(tmp_path / "unrun"))
     with pytest.raises(ValueError, match="no completed curve of 'accuracy' over the full 4 steps"):
-        lcm.check_study(trials=4, max_steps=4, metric="accuracy", mode="max")
+        LCMScheduler(prior=str(tmp_path / "unrun"))
 
 
 def test_a_stop_matched_on_prior_curves_names_the_study_and_trial(earlier):

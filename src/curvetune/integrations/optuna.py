@@ -49,7 +49,6 @@ import numpy as np
 from ..executors._optional import require
 from ..schedulers import make_scheduler
 from ..schedulers.lcm import PRESETS
-from ..schedulers.priors import load_prior
 from ..types import Complete, Continue, Stop
 
 require("optuna", extra="optuna", what="curvetune.integrations.optuna")
@@ -192,9 +191,9 @@ class LCMPruner(SchedulerPruner):
             raise ValueError(f"unknown LCM preset {preset!r}; choose from {', '.join(PRESETS)}")
         scheduler = make_scheduler(preset, **lcm_options)  # unknown options: one clear line
         metric = "value"
-        if scheduler.prior is not None:  # the history must speak the prior's metric
-            metric = load_prior(scheduler.prior, metric=None, max_steps=max_steps).metric
-            scheduler.check_study(trials=0, max_steps=max_steps, metric=metric)
+        if scheduler.prior_curves is not None:  # the history must speak the prior's metric
+            metric = scheduler.prior_curves.metric
+            scheduler.check_study(trials=None, max_steps=max_steps, metric=metric)
         super().__init__(scheduler, max_steps, first_step=first_step, metric=metric)
 
 

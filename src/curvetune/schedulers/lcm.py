@@ -16,9 +16,9 @@ Options go beyond the original: k > 1 with distance weighting, per-step normalis
 curves (``normalize``), checks and points given as steps or fractions of the budget, the
 ablation ``predict="current"`` (rank the trial's current value among completed trainings at
 the same step instead of matching), and ``prior``: complete curves from an earlier study
-directory, which skip the accumulation stage. The prior is read and checked (same metric,
-same budget) by ``check_study``, before the study creates its first trial, so a wrong
-directory costs no training (see ``priors.py``).
+directory, which skip the accumulation stage. The prior is read when the scheduler is built
+and checked against the study (same metric, same budget) by ``check_study`` before the
+study's first trial, so a wrong directory costs no training (see ``priors.py``).
 
 Every stop carries its explanation: prediction, neighbour trials and their distances, rank
 percentage and threshold; a neighbour from the prior is named by its study and trial.
@@ -89,6 +89,8 @@ class LCMScheduler:
         _validate.one_of("lcm", "predict", self.predict, PREDICTIONS)
         _validate.path("lcm", "prior", self.prior, allow_none=True)
         object.__setattr__(self, "_cache", Reference())
+        if self.prior is not None:  # read once, now: deciding never reads a file
+            object.__setattr__(self, "_prior", load_prior(self.prior))
 
     def check_study(
         self,
@@ -98,23 +100,22 @@ class LCMScheduler:
         metric: str | None = None,
         mode: str | None = None,
     ) -> None:
-        """Read and check the prior before the study's first trial (``Study.optimize`` calls
-        this): a missing study, another metric or another budget is refused while nothing
+        """Check the prior against the study before its first trial (``Study.optimize`` and
+        ``Study.ask`` call this): another metric or another budget is refused while nothing
         has trained yet. ``trials`` and ``mode`` are not LCM's concern."""
-        if self.prior is not None:
-            prior = load_prior(self.prior, metric=metric, max_steps=max_steps)
-            object.__setattr__(self, "_prior", prior)
+        if self._prior is not None:
+            self._prior.check(metric, max_steps)
+
+    @property
+    def prior_curves(self) -> PriorCurves | None:
+        """The prior study's complete curves, read when the scheduler was built."""
+        return self._prior
 
     def _prior_for(self, history: History) -> PriorCurves | None:
-        """The prior's curves for this history: those ``check_study`` read, or, when it was
-        not called for this metric and budget (a scheduler built by hand), read now."""
-        if self.prior is None:
-            return None
-        prior = self._prior
-        if prior is None or (prior.metric, prior.max_steps) != (history.metric, history.max_steps):
-            prior = load_prior(self.prior, metric=history.metric, max_steps=history.max_steps)
-            object.__setattr__(self, "_prior", prior)
-        return prior
+        """The prior's curves (read when the scheduler was built), if they fit ``history``."""
+        if self._prior is not None:
+            self._prior.check(history.metric, history.max_steps)
+        return self._prior
 
     # ----------------------------------------------------------------------------- rule
 

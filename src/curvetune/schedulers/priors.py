@@ -2,9 +2,11 @@
 
 LCM's ``prior`` option names a study directory whose complete curves seed the reference
 set, so matching starts without an accumulation stage. Reading that directory is I/O and
-can fail (no study there, another metric or budget), so it happens once, before the first
-trial of the new study (``LCMScheduler.check_study``), and yields a ``PriorCurves``: numbers
-and names, nothing that holds a store open. A refusal then costs no training.
+can fail (no study there, no complete curve), so it happens once, when the scheduler is
+built, and yields a ``PriorCurves``: numbers and names, nothing that holds a store open.
+Whether those curves fit the new study (its metric, its budget) is checked before its first
+trial (``LCMScheduler.check_study``), so a refusal costs no training, and deciding never
+reads a file.
 
 The earlier study is read straight from its store and folded with ``events.replay``; the
 ``Study`` facade is not imported (it imports the controller, which imports the schedulers).
@@ -33,31 +35,41 @@ class PriorCurves:
     trials: tuple[int, ...]
     curves: np.ndarray
 
+    def check(self, metric: str | None, max_steps: int) -> None:
+        """Refuse curves that cannot be matched against a study of ``metric`` over
+        ``max_steps`` steps (``metric=None``: any metric)."""
+        if metric is not None and self.metric != metric:
+            raise ValueError(
+                f"lcm: prior study {self.study} optimised metric {self.metric!r}, "
+                f"this one {metric!r}; curves must be of the same metric"
+            )
+        if self.max_steps != max_steps:
+            raise ValueError(
+                f"lcm: prior study {self.study} trained {self.max_steps} steps, "
+                f"this one {max_steps}; curves must cover the same budget"
+            )
+
     def source(self, row: int) -> dict[str, str | int]:
         """How a decision's details name row ``row`` (JSON, so it can be stored)."""
         return {"study": self.study, "trial": self.trials[row]}
 
 
-def load_prior(directory: str | Path, *, metric: str | None, max_steps: int) -> PriorCurves:
-    """The complete curves of the study in ``directory``, checked against this study.
+def load_prior(
+    directory: str | Path, *, metric: str | None = None, max_steps: int | None = None
+) -> PriorCurves:
+    """The complete curves of the study in ``directory``, over its own budget.
 
-    Raises ValueError when the directory holds no study, when the earlier study optimised
-    another metric or trained to another budget (curves would not line up step for step),
-    or when it has no completed curve of the full budget. ``metric=None`` takes the earlier
-    study's metric unchecked (for callers that do not know this study's metric yet).
+    Raises ValueError when the directory holds no study or no completed curve of the full
+    budget, and, when ``metric`` or ``max_steps`` are given, when they are not the earlier
+    study's (curves would not line up step for step; see ``PriorCurves.check``).
     """
     name = str(directory)
     spec, history = _read(Path(directory), name)
-    if metric is not None and spec["metric"] != metric:
-        raise ValueError(
-            f"lcm: prior study {name} optimised metric {spec['metric']!r}, "
-            f"this one {metric!r}; curves must be of the same metric"
+    if metric is not None or max_steps is not None:
+        PriorCurves(name, spec["metric"], spec["max_steps"], (), np.empty(0)).check(
+            metric, spec["max_steps"] if max_steps is None else max_steps
         )
-    if spec["max_steps"] != max_steps:
-        raise ValueError(
-            f"lcm: prior study {name} trained {spec['max_steps']} steps, "
-            f"this one {max_steps}; curves must cover the same budget"
-        )
+    max_steps = spec["max_steps"]
     metric = spec["metric"]
     rows, ids = [], []
     for trial in history.completed():
