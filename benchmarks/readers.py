@@ -282,8 +282,8 @@ def table(seconds: dict[str, list[float]], repeats: int, load: tuple[float, floa
     lines += [
         "",
         "- The tests check the same things at ten times these targets (smoke limits): "
-        "tests/viz/test_report_html.py (row 1), tests/dashboard/test_dashboard.py (rows 3, 4; row 5 as a "
-        "writer with `busy_timeout=0`, which fails at once if it would wait), "
+        "tests/viz/test_report_html.py (row 1), tests/dashboard/test_dashboard.py (rows 3, 4; "
+        "row 5 as a writer with `busy_timeout=0`, which fails at once if it would wait), "
         "tests/schedulers/test_lcm.py (row 6).",
         "- Rows 1–2 run the CLI in process; rows 3–5 use Starlette's TestClient (no sockets).",
     ]
