@@ -9,8 +9,12 @@ from __future__ import annotations
 
 import os
 import shutil
+import tempfile
 from collections.abc import Mapping
 from pathlib import Path
+
+from .executors.hooks import runs_on_this_host
+from .notes import note
 
 
 class CheckpointStore:
@@ -90,3 +94,38 @@ class CheckpointStore:
         for trial_dir in self.root.iterdir():
             if trial_dir.name.isdigit():
                 self.discard(int(trial_dir.name), keep.get(int(trial_dir.name)))
+
+
+class CheckpointHome:
+    """Where a study's trials save their state: ``<directory>/checkpoints``, or, for an
+    in-memory study (``directory=None``), a temporary directory made on first use and
+    removed by ``close()``, so that no study retrains a trial from scratch every segment."""
+
+    def __init__(self, directory: Path | None) -> None:
+        self.directory = directory
+        self._scratch: tempfile.TemporaryDirectory | None = None
+
+    @property
+    def store(self) -> CheckpointStore:
+        if self.directory is not None:
+            return CheckpointStore(self.directory / "checkpoints")
+        if self._scratch is None:
+            self._scratch = tempfile.TemporaryDirectory(prefix="curvetune-checkpoints-")
+        return CheckpointStore(self._scratch.name)
+
+    def for_executor(self, executor: object) -> CheckpointStore | None:
+        """The checkpoints segments on ``executor`` can use: none for an in-memory study on
+        an executor that may run segments on other machines, which could not read a local
+        temporary directory (those trials then retrain each segment from scratch)."""
+        if self.directory is not None or runs_on_this_host(executor):
+            return self.store
+        note(
+            "an in-memory study on an executor that may span machines keeps no checkpoints, "
+            "so every segment retrains from step 0; give the study a directory"
+        )
+        return None
+
+    def close(self) -> None:
+        if self._scratch is not None:
+            self._scratch.cleanup()
+            self._scratch = None

@@ -10,7 +10,6 @@ workers (finished trials are kept, unfinished ones resume from their last checkp
 from __future__ import annotations
 
 import contextlib
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -18,12 +17,10 @@ from typing import Any
 from rich.console import Console
 
 from .asktell import AskTell, TrialHandle
-from .checkpoints import CheckpointStore
+from .checkpoints import CheckpointHome, CheckpointStore
 from .control import Controller, Listener, fan_out
 from .events import replay
 from .executors import Executor, make_or_keep
-from .executors.hooks import runs_on_this_host
-from .notes import note
 from .preflight import check_algorithms, check_objective
 from .progress import display_for
 from .schedulers import Scheduler, make_scheduler
@@ -62,7 +59,7 @@ class Study:
         self.searcher = _built(searcher, make_searcher)
         self.scheduler = _built(scheduler, make_scheduler)
         self._callable = objective
-        self._scratch: tempfile.TemporaryDirectory | None = None  # in-memory checkpoints
+        self._home = CheckpointHome(self.directory)
         self._session: contextlib.ExitStack | None = None  # the lock ask/tell holds
         self._asktell: AskTell | None = None
         if self.directory is None:
@@ -154,14 +151,8 @@ class Study:
 
     @property
     def checkpoints(self) -> CheckpointStore:
-        """Where trials save their state: ``<directory>/checkpoints``, or a temporary
-        directory for an in-memory study (removed with the study), so that no study
-        retrains a trial from scratch at every segment."""
-        if self.directory is not None:
-            return CheckpointStore(self.directory / "checkpoints")
-        if self._scratch is None:
-            self._scratch = tempfile.TemporaryDirectory(prefix="curvetune-checkpoints-")
-        return CheckpointStore(self._scratch.name)
+        """Where trials save their state (see ``CheckpointHome``)."""
+        return self._home.store
 
     # ----------------------------------------------------------------- optimize
 
@@ -218,7 +209,7 @@ class Study:
                         executor=pool,
                         store=self.store,
                         history=self.history,
-                        checkpoints=self._checkpoints_for(pool),
+                        checkpoints=self._home.for_executor(pool),
                         seed=self.spec.seed,
                         n_trials=trials,
                         max_retries=max_retries,
@@ -228,18 +219,6 @@ class Study:
             finally:
                 self._seen_seq = self.store.last_seq()
         return self.history
-
-    def _checkpoints_for(self, executor: Executor) -> CheckpointStore | None:
-        """The study's checkpoints; for an in-memory study a temporary directory, unless the
-        executor may run segments on other machines, which could not read it (those
-        trials then retrain each segment from scratch: give the study a directory)."""
-        if self.directory is not None or runs_on_this_host(executor):
-            return self.checkpoints
-        note(
-            "an in-memory study on an executor that may span machines keeps no checkpoints, "
-            "so every segment retrains from step 0; give the study a directory"
-        )
-        return None
 
     # ----------------------------------------------------------------- ask/tell
 
@@ -308,9 +287,7 @@ class Study:
             self._session.close()
             self._session = None
         self.store.close()
-        if self._scratch is not None:
-            self._scratch.cleanup()
-            self._scratch = None
+        self._home.close()
 
     def __enter__(self) -> Study:
         return self
