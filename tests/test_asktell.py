@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import threading
 
 import numpy as np
 import pytest
@@ -195,15 +196,22 @@ def test_bad_reports_are_one_clear_error(call, message):
 
 
 def test_steps_must_not_go_back_and_a_stopped_or_told_trial_takes_no_reports():
+    fifo = make(scheduler=FIFOScheduler(segment=2))
+    within = fifo.ask()
+    within.report(1, accuracy=0.1)
+    within.report(1, accuracy=0.15)  # several reports within a step: the last one counts
+    within.report(2, accuracy=0.2)
+    assert fifo.history[within.id].value_at("accuracy", 1) == 0.15
+
     study = make(scheduler=_StopAt(3))
     trial = study.ask()
     trial.report(1, accuracy=0.1)
+    with pytest.raises(ValueError, match=r"step 1 was judged already .* step 2 or later"):
+        trial.report(1, accuracy=0.15)  # the scheduler decided on step 1's value
     trial.report(2, accuracy=0.2)
-    trial.report(2, accuracy=0.25)  # several reports within a step: the last one counts
     with pytest.raises(ValueError, match="step 1 after step 2; steps must not go back"):
         trial.report(1, accuracy=0.1)
     trial.report(3, accuracy=0.3)
-    assert study.history[trial.id].value_at("accuracy", 2) == 0.25
     with pytest.raises(ValueError, match=r"stopped by the scheduler at step 3 .*study.tell"):
         trial.report(4, accuracy=0.4)
     study.tell(trial)
@@ -267,7 +275,9 @@ def test_each_segment_is_stored_at_once(tmp_path):
     kinds = [type(e).__name__ for e in Study.load(tmp_path / "s").store.events()]
     assert "SegmentFinished" in kinds and "TrialFinished" in kinds
     finished = [e for e in study.store.events() if isinstance(e, SegmentFinished)]
-    assert finished[0].seconds >= 0
+    # fifo decides after every step: a report of the last step closes each one in turn
+    assert [(e.start, e.until) for e in finished] == [(i, i + 1) for i in range(STEPS)]
+    assert [len(e.reports) for e in finished] == [0] * (STEPS - 1) + [1]
     study.close()
 
 
@@ -283,3 +293,103 @@ class _StopAt:
         if trial.step >= self.step:
             return Stop(f"stopped at {trial.step}")
         return Continue(trial.step + 1)
+
+
+def test_optimize_waits_for_the_trials_in_the_loops_hands(tmp_path):
+    study = make(tmp_path / "s", scheduler="fifo", objective="curvetune.testing:stateless_curve")
+    trial = study.ask()
+    with pytest.raises(ValueError, match=r"trial\(s\) 0 were asked and not told"):
+        study.optimize(trials=2, executor="sequential", progress=False)
+    trial.report(STEPS, accuracy=0.5)
+    study.tell(trial)
+    study.optimize(trials=3, executor="sequential", progress=False)
+    assert [t.state for t in study.trials] == [TrialState.COMPLETED] * 3
+
+
+def test_an_orphan_finished_by_optimize_is_not_handed_back(tmp_path):
+    objective = "curvetune.testing:stateless_curve"
+    study = make(tmp_path / "s", scheduler="fifo", objective=objective)
+    study.ask(), study.ask()  # the program dies with trials 0 and 1 untold
+    study.close()
+    again = make(tmp_path / "s", scheduler="fifo", objective=objective)
+    again.optimize(trials=2, executor="sequential", progress=False)  # finishes both
+    fresh = again.ask()
+    assert fresh.id == 2 and again.history[0].state is TrialState.COMPLETED
+
+
+def test_a_loop_in_other_threads_asks_reports_and_tells(tmp_path):
+    study = make(tmp_path / "s", scheduler="fifo")
+
+    def loop():
+        trial = study.ask()
+        for step in range(1, STEPS + 1):
+            trial.report(step, accuracy=curve(trial.config, step))
+        study.tell(trial)
+
+    threads = [threading.Thread(target=loop) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    study.close()
+    stored = Study.load(tmp_path / "s")
+    assert sorted(t.id for t in stored.trials) == [0, 1, 2, 3]
+    assert all(t.state is TrialState.COMPLETED and t.step == STEPS for t in stored.trials)
+
+
+def test_the_loops_config_is_its_own_copy():
+    study = make()
+    trial = study.ask()
+    trial.config["x"] = 99.0
+    assert study.history[trial.id].config["x"] != 99.0
+
+
+def test_a_store_that_fails_ends_the_session_and_the_study_reopens(tmp_path, monkeypatch):
+    study = make(tmp_path / "s", scheduler=_StopAt(STEPS))
+    trial = study.ask()
+    trial.report(1, accuracy=0.1)
+
+    def full(events):
+        raise StoreError("database or disk is full")
+
+    monkeypatch.setattr(study.store, "append", full)
+    with pytest.raises(StoreError, match="disk is full"):
+        trial.report(2, accuracy=0.2)
+    with pytest.raises(ValueError, match="disk is full; reopen the study and ask"):
+        trial.report(3, accuracy=0.3)
+    with pytest.raises(StoreError, match="session ended: open the study again"):
+        study.ask()
+    monkeypatch.undo()
+    study.close()
+    again = make(tmp_path / "s", scheduler=_StopAt(STEPS))
+    assert again.history[0].step == 1  # what was stored before the fault
+    assert again.ask().id == 0  # handed back
+
+
+@pytest.mark.parametrize(
+    ("call", "error", "message"),
+    [
+        (lambda s: s.remaining("5"), ValueError, "trials must be a whole number >= 0, got '5'"),
+        (lambda s: s.remaining(True), ValueError, "got True"),
+        (lambda s: s.remaining(-3), ValueError, "got -3"),
+        (lambda s: s.tell(None), TypeError, "tell takes the TrialHandle ask"),
+    ],
+)
+def test_bad_calls_are_one_clear_error(call, error, message):
+    study = make()
+    study.ask()
+    with pytest.raises(error, match=message):
+        call(study)
+
+
+def test_bad_algorithms_and_a_closed_study_are_one_clear_error(tmp_path):
+    with pytest.raises(TypeError, match=r"scheduler must be a name or an object with decide"):
+        make(scheduler=object())
+    with pytest.raises(TypeError, match=r"searcher must be a name or an object with suggest"):
+        make(searcher=42)
+    with pytest.raises(ValueError, match="max_steps must be a whole number >= 1, got True"):
+        make(max_steps=True)
+    study = make(tmp_path / "s")
+    study.close()
+    with pytest.raises(StoreError, match="this study was closed"):
+        study.ask()

@@ -21,7 +21,6 @@ import operator
 import threading
 import time
 from collections import deque
-from collections.abc import Mapping
 from typing import Any
 
 from .control import DecisionCore, Journal
@@ -30,7 +29,7 @@ from .events import Decided, Event, SegmentFinished, TrialFinished, apply
 from .schedulers import PBTScheduler, Scheduler
 from .searchers import Searcher
 from .spec import StudySpec
-from .storage import Store
+from .storage import Store, StoreError
 from .types import Complete, Continue, Decision, History, Report, Stop, Trial, TrialState
 
 
@@ -65,18 +64,28 @@ class AskTell:
             checkpoints=None,
             seed=spec.seed,
         )
-        self._lock = threading.Lock()  # a loop may ask and tell from several threads
+        self._lock = threading.Lock()  # threads of one loop may ask, report and tell
         self._orphans = deque(t.id for t in history.running())  # asked, never told
         self._out: dict[int, TrialHandle] = {}  # handed out by this session, not told
         self._metric_seen = any(
             reports_metric(t.reports, history.metric) for t in history.trials.values()
         )
         self.closed = False  # set by ``Study.close``: handles still out are refused then
+        self.fault = ""  # why the store failed: the session is over (reopen the study)
+
+    @property
+    def asked(self) -> list[int]:
+        """The trials in the loop's hands: asked and not yet told."""
+        return sorted(self._out)
 
     def ask(self) -> TrialHandle | None:
         with self._lock:
-            if self._orphans:
-                trial = self.history[self._orphans.popleft()]
+            self.check_usable()
+            orphans = self._orphans
+            while orphans and self.history[orphans[0]].state is not TrialState.RUNNING:
+                orphans.popleft()  # finished meanwhile (by optimize)
+            if orphans:
+                trial = self.history[orphans.popleft()]
                 trial = trial.evolve(step=0)  # the loop starts it afresh
                 self.history._put(trial)
                 decision = self.core.decide(trial)
@@ -85,7 +94,7 @@ class AskTell:
                 if created is None:
                     return None
                 trial, decision = created
-            self.journal.flush()
+            self._flush()
             handle = TrialHandle(self, trial)
             handle._settle(decision)
             self._out[trial.id] = handle
@@ -93,8 +102,10 @@ class AskTell:
 
     def tell(self, handle: TrialHandle, error: str | None, diverged: bool = False) -> None:
         with self._lock:
-            if handle._engine is self and self.closed:
-                handle._check_open()
+            if not isinstance(handle, TrialHandle):
+                raise TypeError(f"tell takes the TrialHandle ask() gave, got {handle!r}")
+            if handle._engine is self:
+                self.check_usable()
             if handle._engine is not self or self._out.get(handle.id) is not handle:
                 if handle._told:
                     raise ValueError(f"trial {handle.id} was told already; tell it once")
@@ -121,9 +132,9 @@ class AskTell:
                 events.append(Decided(handle.id, "Stop", reason=reason))
                 events.append(TrialFinished(handle.id, TrialState.STOPPED, reason))
             self.journal.record(events)
-            self.journal.flush()
             handle._told = True
             del self._out[handle.id]
+            self._flush()
 
     def close_segment(self, handle: TrialHandle) -> Decision:
         """``handle`` reported its ``until``, or beyond: store the reports up to it and ask
@@ -141,8 +152,24 @@ class AskTell:
                 self._metric_seen = True
             apply(self.history, finished)
             decision = self.core.decide(self.history[handle.id], [finished], applied=1)
-            self.journal.flush()
+            self._flush()
             return decision
+
+    def check_usable(self) -> None:
+        """Refuse to go on once the study was closed or its store failed."""
+        if self.fault:
+            raise StoreError(f"{self.fault}; the ask/tell session ended: open the study again")
+        if self.closed:
+            raise StoreError("this study was closed; open it again to go on")
+
+    def _flush(self) -> None:
+        """Store what was recorded. If the store fails, the history is ahead of it: the
+        session ends there, and reopening the study goes on from what was stored."""
+        try:
+            self.journal.flush()
+        except StoreError as exc:
+            self.fault = str(exc)
+            raise
 
 
 class TrialHandle:
@@ -151,7 +178,7 @@ class TrialHandle:
     def __init__(self, engine: AskTell, trial: Trial) -> None:
         self._engine = engine
         self.id = trial.id
-        self.config: Mapping[str, Any] = trial.config
+        self.config: dict[str, Any] = dict(trial.config)  # the loop's copy: the store's stays
         self.seed = trial.seed  # for the loop's own generators, if it wants reproducibility
         self._start = trial.step  # where the segment under way began
         self._until = 0  # the step at which the scheduler decides next
@@ -169,6 +196,11 @@ class TrialHandle:
         if step < last:
             raise ValueError(
                 f"trial {self.id}: step {step} after step {last}; steps must not go back"
+            )
+        if not self._reports and step == self._start and self._start > 0:
+            raise ValueError(
+                f"trial {self.id}: step {step} was judged already (the scheduler decided on "
+                f"its report); report step {step + 1} or later"
             )
         if not metrics:
             raise ValueError(f"trial {self.id}: report at step {step} names no metric")
@@ -211,10 +243,11 @@ class TrialHandle:
         return self._decision.reason if isinstance(self._decision, Stop) else ""
 
     def _check_open(self) -> None:
-        if self._engine.closed:
+        if self._engine.closed or self._engine.fault:
+            why = self._engine.fault or "its study was closed"
             raise ValueError(
-                f"trial {self.id}: its study was closed; reopen the study and ask() again "
-                "(it hands this trial back first)"
+                f"trial {self.id}: {why}; reopen the study and ask() again (it hands this "
+                "trial back first)"
             )
         if self._told:
             raise ValueError(f"trial {self.id} was told already; it takes no more reports")

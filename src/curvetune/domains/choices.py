@@ -55,7 +55,8 @@ class Choice:
 
         object.__setattr__(self, "from_unit", uniform)
 
-    def _index(self, value: object) -> int | None:
+    def index(self, value: object) -> int | None:
+        """Where ``value`` stands in ``values`` (``True`` is not ``1``), or None."""
         for i, candidate in enumerate(self.values):
             if candidate == value and isinstance(candidate, bool) == isinstance(value, bool):
                 return i
@@ -67,7 +68,7 @@ class Choice:
         model-based searcher may prefer a one-hot encoding, while this one keeps every
         parameter one number. Raises ``ValueError`` for a value that is not one of ``values``
         (``True`` is not ``1`` here)."""
-        index = self._index(value)
+        index = self.index(value)
         if index is None:
             raise ValueError(f"{value!r} is not one of the choices {list(self.values)!r}")
         return (index + 0.5) / len(self.values)
@@ -88,7 +89,7 @@ class Choice:
         return self.values
 
     def contains(self, value: object) -> bool:
-        return self._index(value) is not None
+        return self.index(value) is not None
 
     def __reduce__(self) -> tuple[Any, ...]:
         """Pickled as its constructor call: ``from_unit`` is a closure, which pickle cannot

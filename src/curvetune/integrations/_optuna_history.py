@@ -2,8 +2,10 @@
 
 Everything here is derived from ``study.get_trials`` (a cache, not a record): trial number n
 is curvetune trial n, its intermediate values are its reports (Optuna step ``first_step`` is
-curvetune step 1), COMPLETE is completed, PRUNED stopped, FAIL failed, RUNNING running
-(WAITING trials have done nothing yet and are left out). Finished trials never change, so
+curvetune step 1), COMPLETE is completed (stopped, if its curve ends before ``max_steps``:
+a short curve is no complete one to match), PRUNED stopped (at the step its explanation
+names, as the controller's history would hold it), FAIL failed, RUNNING running (WAITING
+trials have done nothing yet and are left out). Finished trials never change, so
 each is folded in once; a running one is brought up to date with the reports it added since.
 A fresh mirror of the same storage is therefore the same history, which is what makes a
 study resumed by a new pruner decide as one run straight through.
@@ -23,6 +25,8 @@ from optuna.trial import TrialState as OptunaState
 
 from ..events import SegmentFinished, TrialCreated, TrialFinished, apply
 from ..types import History, Mode, Report, TrialState
+
+STOP_ATTR = "curvetune_stop"  # the user attr in which a prune is explained
 
 FINISHED = {
     OptunaState.COMPLETE: TrialState.COMPLETED,
@@ -94,10 +98,15 @@ class StudyMirror:
                 continue
             state = FINISHED.get(trial.state)
             points = self.points(trial)
-            if state is TrialState.COMPLETED:
-                step = history.max_steps
-            else:
-                step = points[-1][0] if points else 0
+            step = points[-1][0] if points else 0
+            stop = trial.user_attrs.get(STOP_ATTR)
+            if state is TrialState.STOPPED and isinstance(stop, dict) and "curvetune_step" in stop:
+                # Where the rule stopped it, as the controller's history holds it (a loop
+                # that reports every few steps was judged at a check between two reports).
+                step = min(step, int(stop["curvetune_step"]))
+                points = [p for p in points if p[0] <= step]
+            elif state is TrialState.COMPLETED and step < history.max_steps:
+                state = TrialState.STOPPED  # a short curve is no complete one to match
             self.put(number, points, step)
             if state is not None:
                 apply(history, TrialFinished(number, state))

@@ -56,9 +56,15 @@ require("optuna", extra="optuna", what="curvetune.integrations.optuna")
 from optuna.pruners import BasePruner  # noqa: E402
 from optuna.study import StudyDirection  # noqa: E402
 
-from ._optuna_history import Chain, StudyMirror, first_non_finite, jsonable  # noqa: E402
+from ._optuna_history import (  # noqa: E402
+    STOP_ATTR,
+    Chain,
+    StudyMirror,
+    first_non_finite,
+    jsonable,
+)
 
-USER_ATTR = "curvetune_stop"
+USER_ATTR = STOP_ATTR
 
 __all__ = ["USER_ATTR", "LCMPruner", "MatchedHalvingPruner", "SchedulerPruner"]
 

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from .. import _validate
-from ..domains import Choice, Domain
+from ..domains import Choice, Domain, Float, Int
 from ..space import domain_from_json
 from ..types import (
     Complete,
@@ -73,7 +73,8 @@ class PBTScheduler:
         domains = {}
         for name, spec in self.mutable.items():
             try:
-                domains[name] = spec if hasattr(spec, "sample") else domain_from_json(spec)
+                given = isinstance(spec, Float | Int | Choice)  # a domain, or its JSON form
+                domains[name] = spec if given else domain_from_json(spec)
             except ValueError as exc:
                 raise ValueError(f"pbt: mutable {name!r}: {exc}") from None
         object.__setattr__(self, "_domains", domains)

@@ -134,7 +134,7 @@ def mutate_value(domain: Domain, value: Any, rng: np.random.Generator) -> Any:
     """A value of ``domain`` other than ``value`` (the domain must hold at least two)."""
     a, b = rng.random(2).tolist()
     if isinstance(domain, Choice):
-        index = domain._index(value)
+        index = domain.index(value)
         n = len(domain.values)
         j = min(int(a * (n - 1)), n - 2)
         if index is not None and j >= index:

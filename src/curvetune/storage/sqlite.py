@@ -60,7 +60,13 @@ class SqliteStore:
                 self._db = _open_for_reading(self.path)
             else:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
-                self._db = sqlite3.connect(self.path, isolation_level=None)
+                self._db = sqlite3.connect(
+                    # One writer at a time (the controller's thread, or ask/tell under its
+                    # lock), but not always the thread that opened the store.
+                    self.path,
+                    isolation_level=None,
+                    check_same_thread=False,
+                )
                 self._db.execute("PRAGMA journal_mode=WAL")
                 self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.execute("PRAGMA busy_timeout=5000")
