@@ -467,3 +467,10 @@ def test_domains_module_does_not_import_space():
         for alias in node.names
     }
     assert not {name for name in imported if name.split(".")[-1] == "space"}
+
+
+@pytest.mark.parametrize("value", ["a", True, math.nan, None])
+@pytest.mark.parametrize("domain", [Float(0.0, 1.0), Float(0.1, 1.0, log=True), Int(1, 9)])
+def test_to_unit_refuses_what_is_no_number_in_one_line(domain, value):
+    with pytest.raises(ValueError, match="is not a number, so not a point of"):
+        domain.to_unit(value)

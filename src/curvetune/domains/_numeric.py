@@ -1,10 +1,12 @@
-"""What ``Float`` and ``Int`` share beyond their value checks: their JSON form and how they
-pickle. Both are ``low``/``high`` ranges with the same options (``log``, ``step``,
-``points``), so one function writes each form for both.
+"""What ``Float`` and ``Int`` share beyond their value checks: their JSON form, how they
+pickle, and which values they can encode. Both are ``low``/``high`` ranges with the same
+options (``log``, ``step``, ``points``), so one function writes each form for both.
 """
 
 from __future__ import annotations
 
+import math
+import numbers
 from functools import partial
 from typing import Any, Protocol
 
@@ -42,3 +44,11 @@ def numeric_reduce(domain: NumericDomain) -> tuple[Any, ...]:
     (and checked) again."""
     options = {"log": domain.log, "step": domain.step, "points": domain.points}
     return (partial(type(domain), **options), (domain.low, domain.high))
+
+
+def encodable(domain: object, value: Any) -> float:
+    """``value`` as a float ``to_unit`` can place, or one clear ValueError (a bool, a
+    string, NaN are no point of a numeric range)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or math.isnan(value):
+        raise ValueError(f"{value!r} is not a number, so not a point of {domain!r}")
+    return float(value)

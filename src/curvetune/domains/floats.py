@@ -22,7 +22,7 @@ from ._checks import (
     _is_number,
     _snap,
 )
-from ._numeric import numeric_json, numeric_reduce
+from ._numeric import encodable, numeric_json, numeric_reduce
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,6 +124,7 @@ class Float:
         """Where ``value`` sits in [0, 1], the inverse of ``from_unit``: its fraction of the
         range (in log space if ``log``), or the centre of its bucket if ``step``. A value
         outside [low, high] is clamped to the nearer end."""
+        value = encodable(self, value)
         if self.step is not None:
             k = round((value - self.low) / self.step)
             return (min(max(k, 0), self._steps) + 0.5) / (self._steps + 1)

@@ -19,7 +19,7 @@ from ._checks import (
     _dedupe,
     _is_integer,
 )
-from ._numeric import numeric_json, numeric_reduce
+from ._numeric import encodable, numeric_json, numeric_reduce
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,6 +101,7 @@ class Int:
         """Where ``value`` sits in [0, 1], the inverse of ``from_unit``: the centre of its
         bucket, or its log's fraction of the log range if ``log``. A value outside
         [low, high] is clamped to the nearer end."""
+        value = encodable(self, value)
         if self.log:
             x = math.log(value) if value > 0 else self._a
             return min(max((x - self._a) / self._width, 0.0), 1.0)
