@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 import math
 import random
+import statistics
 import time
 
 from rich.console import Console
@@ -222,14 +223,22 @@ def test_a_burst_of_10000_events_is_cheap():
         events += [_segment(trial, 4, MAX_STEPS, trial / 2500)]
         events += [TrialFinished(trial, TrialState.COMPLETED)]
     console = Console(width=80, force_terminal=True, file=io.StringIO())
-    spent = 0.0
+    spent = [0.0] * len(events)
     with StudyProgress(history, 2500, console=console) as display:
-        for event in events:
+        for index, event in enumerate(events):
             apply(history, event)
             began = time.perf_counter()
             display(history, event)
-            spent += time.perf_counter() - began
-    assert spent < 0.25, f"{len(events)} events took {spent:.3f} s"
+            spent[index] = time.perf_counter() - began
+    # O(1) per event: the last fifth costs what the first did (medians of each fifth, so a
+    # busy moment of a shared machine does not decide), and the whole is a smoke-sized sum
+    # (benchmarks time it; 25 us an event here).
+    fifth = len(events) // 5
+    first, last = statistics.median(spent[:fifth]), statistics.median(spent[-fifth:])
+    assert last < 3 * first + 5e-6, (
+        f"an event cost {first * 1e6:.1f} us first, {last * 1e6:.1f} us last"
+    )
+    assert sum(spent) < 2.5, f"{len(events)} events took {sum(spent):.3f} s"
     assert display.summary() == "2500 trials: 2500 completed; best val_accuracy 0.9996 (#2499)"
 
 

@@ -159,7 +159,10 @@ def test_a_hung_segment_on_mpi_is_retried_on_another_rank(tmp_path):
     path.write_text(text + "segment_timeout = 3\n")
     run = [mpiexec(), "-n", "4", sys.executable, "-m", "curvetune", "run", str(path), "--quiet"]
     done = subprocess.run(run, timeout=120, capture_output=True, text=True)
-    assert done.returncode != 0 and "MPI_Abort" in done.stderr
+    # 3 is curvetune's MPI_Abort code; mpiexec sometimes loses the aborted job's stderr,
+    # so the line saying why is checked whenever it arrived.
+    assert done.returncode == 3, (done.returncode, done.stderr)
+    assert not done.stderr or "MPI_Abort" in done.stderr
     study = Study.load(directory)
     assert all(t.state is TrialState.COMPLETED for t in study.history.trials.values())
     assert len(study.history) == 2 and len(list((tmp_path / "m").iterdir())) == 2
