@@ -43,13 +43,15 @@ def test_python_api_example_runs(tmp_path, monkeypatch):
 def test_every_example_study_file_is_valid():
     from curvetune.config import load_study_file
     from curvetune.preflight import check_objective
+    from curvetune.schedulers import Scheduler
+    from curvetune.searchers import Searcher
     from curvetune.worker import load_objective
 
     examples = sorted((ROOT / "examples").glob("*.toml"))
     assert len(examples) >= 4
     for path in examples:
         plan = load_study_file(path)
-        plan.make_scheduler()
+        assert isinstance(plan.scheduler, Scheduler) and isinstance(plan.searcher, Searcher)
         assert plan.trials >= 1
         # The objective's own checks (keys, schedule keys) pass before any trial.
         check_objective(plan.spec, load_objective(plan.spec.objective))

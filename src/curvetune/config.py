@@ -98,14 +98,6 @@ class StudyFile:
     address: str | None = None
     segment_timeout: float | None = None
 
-    def make_searcher(self) -> Searcher:
-        """A fresh searcher from the same name and options (``searcher`` is the one built)."""
-        return make_searcher(self.searcher_name, **self.searcher_options)
-
-    def make_scheduler(self) -> Scheduler:
-        """A fresh scheduler from the same name and options (``scheduler`` is the one built)."""
-        return make_scheduler(self.scheduler_name, **self.scheduler_options)
-
 
 def load_study_file(path: str | Path) -> StudyFile:
     """Read and validate a study file; every problem is a ``ConfigError`` naming the spot."""
