@@ -2,19 +2,25 @@
 
 Run it from the repository root (``PYTHONPATH=src`` if curvetune is not installed)::
 
-    python benchmarks/stopping.py            # 35 tables x 20 seeds x 200 trials, 2 processes
-    python benchmarks/stopping.py --quick    # 3 tables x 3 seeds x 50 trials; prints only
+    python benchmarks/stopping.py               # 35 tables x 20 seeds x 200 trials, 4 workers
+    python benchmarks/stopping.py --workers 1   # the same with 1 virtual worker
+    python benchmarks/stopping.py --quick       # 3 tables x 3 seeds x 50 trials; prints only
 
 The tables are read from ``../shared/benchmarks/curves/`` next to the repository (see the
 README there). Every scheduler in the registry takes part (fifo, median, median10, asha,
 asha10, topk, topk10, lcm, lcm-safe, lcm-k1, lcm-last: whichever exist when it runs), each
-on the same configurations in the same order per table and seed, 4 virtual workers,
-metric ``val_accuracy``; the work is ``curvetune bench stopping ... --jobs 2``.
+on the same configurations in the same order per table and seed, ``--workers`` virtual
+workers (default 4), metric ``val_accuracy``; the work is ``curvetune bench stopping ...
+--jobs 2`` (``--jobs``).
 
-Full results go to ``benchmarks/results/stopping/`` (results.json, results.md, runs.csv,
-anytime/<table>.png) and the table with the command, date and machine to
-``benchmarks/results/stopping.md``. ``--quick`` writes to a temporary folder instead
-(or ``--out``) and leaves the committed results alone.
+With 4 workers, full results go to ``benchmarks/results/stopping/`` (results.json,
+results.md, runs.csv, anytime/<table>.png) and the tables with the command, date and
+machine to ``benchmarks/results/stopping.md``; with 1 worker to ``stopping-1worker/`` and
+``stopping-1worker.md`` (N workers: ``stopping-Nworkers``). When the results of both 4 and
+1 worker are there, ``stopping-summary.md`` puts their full bar and false stops side by
+side. ``--out DIR`` stands in for ``benchmarks/results`` (the same names under DIR);
+``--quick`` without ``--out`` writes to a temporary folder and prints the tables, leaving
+the committed results alone.
 """
 
 from __future__ import annotations
@@ -55,6 +61,8 @@ PREFERRED = (
 )
 FULL = {"seeds": 20, "trials": 200, "tables": None}
 QUICK = {"seeds": 3, "trials": 50, "tables": 3}
+HEADLINE_WORKERS = (4, 1)  # the worker counts the summary puts side by side
+SUMMARY = "stopping-summary.md"
 
 
 NOT_STOPPING_RULES = {"pbt"}  # trains a population; nothing to compare on replayed curves
@@ -99,6 +107,34 @@ def timing_lines(results: dict) -> list[str]:
     return lines
 
 
+def result_name(workers: int) -> str:
+    """The results' name for a worker count: ``stopping`` (4, the headline),
+    ``stopping-1worker``, ``stopping-<N>workers``."""
+    if workers == 4:
+        return "stopping"
+    return f"stopping-{workers}worker{'s' if workers != 1 else ''}"
+
+
+def worker_label(workers: int) -> str:
+    return f"{workers} worker{'s' if workers != 1 else ''}"
+
+
+def write_summary(base: Path) -> Path | None:
+    """``base/stopping-summary.md`` from the results of 4 and 1 worker under ``base``, when
+    both exist; None (nothing written) otherwise."""
+    from curvetune.bench.output import combined_markdown
+
+    found = {workers: base / result_name(workers) / "results.json" for workers in HEADLINE_WORKERS}
+    if not all(path.is_file() for path in found.values()):
+        return None
+    runs = {worker_label(w): json.loads(path.read_text()) for w, path in found.items()}
+    links = ", ".join(f"[{result_name(w)}.md]({result_name(w)}.md)" for w in HEADLINE_WORKERS)
+    text = combined_markdown(runs) + f"\nPer-table results: {links}.\n"
+    path = base / SUMMARY
+    path.write_text(text)
+    return path
+
+
 def _shown(path: Path) -> str:
     """``path`` relative to the repository when inside it (no machine paths in results)."""
     try:
@@ -111,8 +147,21 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="3 tables, 3 seeds, 50 trials")
     parser.add_argument("--jobs", type=int, default=2, help="processes (default 2)")
-    parser.add_argument("--out", type=Path, help="results folder")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=4,
+        help="virtual workers (default 4; 1 for the 1-worker results)",
+    )
+    parser.add_argument(
+        "--out",
+        type=Path,
+        help="folder in place of benchmarks/results: gets stopping[-1worker]/, its .md and the "
+        "4-and-1-worker summary",
+    )
     args = parser.parse_args(argv)
+    if args.workers < 1:
+        parser.error(f"--workers must be a whole number >= 1, got {args.workers}")
 
     if not CURVES.is_dir():
         print(
@@ -127,11 +176,13 @@ def main(argv: list[str] | None = None) -> int:
         print(f"stopping.py: error: no .npz tables in {CURVES}", file=sys.stderr)
         return 2
     if args.out:
-        out = args.out
+        base = args.out
     elif args.quick:
-        out = Path(tempfile.mkdtemp(prefix="curvetune-stopping-quick-"))
+        base = Path(tempfile.mkdtemp(prefix="curvetune-stopping-quick-"))
     else:
-        out = RESULTS / "stopping"
+        base = RESULTS
+    name = result_name(args.workers)
+    out = base / name
     schedulers = scheduler_list()
     command = ["python", "benchmarks/stopping.py", *(argv if argv is not None else sys.argv[1:])]
     began, started = time.perf_counter(), datetime.datetime.now()
@@ -147,7 +198,7 @@ def main(argv: list[str] | None = None) -> int:
             "--trials",
             str(size["trials"]),
             "--workers",
-            "4",
+            str(args.workers),
             "--metric",
             "val_accuracy",
             "--jobs",
@@ -160,27 +211,33 @@ def main(argv: list[str] | None = None) -> int:
         return status
     wall = time.perf_counter() - began
     results = json.loads((out / "results.json").read_text())
-    about = [
+    written = (
         f"Written by `{' '.join(command)}` on {started:%Y-%m-%d %H:%M}, "
-        f"{wall / 60:.1f} min wall time with {args.jobs} process(es).",
+        f"{wall / 60:.1f} min wall time with {args.jobs} process(es)."
+    )
+    run = [
+        "",
+        "## The run",
         "",
         f"Machine: {machine()}.",
         "",
         *timing_lines(results),
         "",
         f"Per-table anytime plots, per-run numbers (runs.csv) and results.json: `{_shown(out)}/`.",
-        "",
     ]
     report = (out / "results.md").read_text()
     title, _, body = report.partition("\n")
-    text = title + "\n\n" + "\n".join(about) + body
+    text = title + "\n\n" + written + "\n" + body + "\n".join(run) + "\n"
     if args.quick and not args.out:
         print(text)
         print(f"(quick run: results in {out}; benchmarks/results left alone)")
-    else:
-        path = RESULTS / "stopping.md" if not args.out else out / "stopping.md"
-        path.write_text(text)
-        print(f"wrote {path}")
+        return 0
+    path = base / f"{name}.md"
+    path.write_text(text)
+    print(f"wrote {path}")
+    summary = write_summary(base)
+    if summary is not None:
+        print(f"wrote {summary}")
     return 0
 
 

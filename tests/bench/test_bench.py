@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from curvetune.bench import metrics
+from curvetune.bench import metrics, output
 from curvetune.bench.simulate import Run, simulate
 from curvetune.bench.stopping import (
     Settings,
@@ -205,6 +205,47 @@ def test_summaries_count_never_as_zero_and_pool_false_stops():
     assert not metrics.passes(metrics.summarise([_row(None)]), fifo)
 
 
+def test_passes_full_needs_each_condition_and_takes_none_tried_as_no_false_stop():
+    fifo = metrics.summarise([_row(1.0, regret=0.02, stopped=0)])
+    good = metrics.summarise([_row(2.0, regret=0.025, tried=20, stopped=3)])  # 15%: at the bar
+    assert metrics.passes(good, fifo) and metrics.passes_full(good, fifo)
+    slow = metrics.summarise([_row(1.9, regret=0.025, tried=20, stopped=3)])
+    worse = metrics.summarise([_row(2.0, regret=0.03, tried=20, stopped=3)])
+    for failing in (slow, worse):  # speedup or regret alone fails both bars
+        assert not metrics.passes(failing, fifo) and not metrics.passes_full(failing, fifo)
+    stops = metrics.summarise([_row(2.0, regret=0.025, tried=20, stopped=4)])  # 20%
+    assert metrics.passes(stops, fifo) and not metrics.passes_full(stops, fifo)
+    untried = metrics.summarise([_row(2.0, regret=0.025, tried=0, stopped=0)])
+    assert untried["false_stop_rate"] is None
+    assert metrics.passes_full(untried, fifo)
+    assert metrics.PASS_FALSE_STOPS == 0.15
+
+
+def test_regret_at_k_trainings_counts_the_epochs_of_stopped_trials():
+    """Four trials stopped after one epoch each use one training (4 epochs) of compute
+    with no incumbent; the fifth, the best row, completes at two trainings."""
+    table = tiny_table()
+    script = [
+        step
+        for trial, row in enumerate((0, 1, 2, 3))
+        for step in (("new", trial, row), ("seg", trial, 0, 1), ("end", trial, TrialState.STOPPED))
+    ]
+    run = hand_run(table, [*script, *whole(4, 5)])
+    trace = metrics.incumbent_trace(run)
+    assert metrics.epochs_used(run.events) == 8
+    at = metrics.regret_at_budget(trace, table, "val_accuracy", budgets=(1, 2, 3))
+    assert at == pytest.approx({"1": 0.45, "2": 0.0, "3": 0.0})  # 0.45: knowing nothing
+    fifo = fifo_run(table, rows=(0, 5))  # the same two trainings, each one row in full
+    fifo_at = metrics.regret_at_budget(metrics.incumbent_trace(fifo), table, "val_accuracy", (1, 2))
+    assert fifo_at == pytest.approx({"1": 0.45, "2": 0.0})
+    summary = metrics.summarise(
+        [metrics.run_metrics(run, metrics.incumbent_trace(fifo), table, "val_accuracy", {5})]
+    )
+    assert set(summary["regret_at_budget"]) == {"10", "20", "50"}
+    assert summary["regret_at_budget"]["10"] == 0.0  # the run ended before: its final one
+    assert summary["false_stop_rate"] == 0.0  # row 5 was tried and completed
+
+
 def test_regret_curve_is_the_median_over_runs_at_each_point():
     table = tiny_table()
     traces = [Anytime([4, 8], [0.7, 0.95]), Anytime([4], [0.9]), Anytime([], [])]
@@ -274,6 +315,7 @@ def test_cli_writes_results_markdown_and_figures(tmp_path, stub, capsys):
     data = json.loads((out / "results.json").read_text())
     assert data["settings"]["schedulers"] == ["fifo", "stub"]
     assert data["settings"]["trials"] == 10
+    assert data["settings"]["pass"]["full_bar_false_stop_rate_at_most"] == 0.15
     schedulers = data["tables"]["tiny"]["schedulers"]
     assert set(schedulers) == {"fifo", "stub"}
     for summary in schedulers.values():
@@ -285,6 +327,8 @@ def test_cli_writes_results_markdown_and_figures(tmp_path, stub, capsys):
         assert isinstance(summary["median_epochs"], float)
         assert isinstance(summary["median_decision_ms"], float)
         assert isinstance(summary["passes"], bool)
+        assert isinstance(summary["passes_full"], bool)
+        assert summary["passes_full"] <= summary["passes"]
     assert schedulers["fifo"]["median_speedup"] >= 1.0  # the tolerance helps FIFO too
     assert schedulers["fifo"]["median_speedup_same_tolerance"] == 1.0
     assert schedulers["fifo"]["median_epochs"] == 24.0  # all 6 rows x 4 epochs
@@ -292,9 +336,12 @@ def test_cli_writes_results_markdown_and_figures(tmp_path, stub, capsys):
     assert schedulers["stub"]["median_speedup"] > 1.0
     markdown = (out / "results.md").read_text()
     assert "| tiny | 6 |" in markdown and "| stub |" in markdown
+    first = next(line for line in markdown.splitlines() if line.startswith("| "))
+    assert first.startswith("| scheduler | full bar (of 1) | speed + regret only |")
     assert (out / "anytime" / "tiny.png").read_bytes()[:4] == b"\x89PNG"
     assert len((out / "runs.csv").read_text().splitlines()) == 1 + 2 * 3
-    assert "wrote" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert "wrote" in printed and "stub: passes the full bar on" in printed
 
 
 def test_cli_takes_a_folder_of_tables_and_runs_them_in_processes(tmp_path):
@@ -309,6 +356,108 @@ def test_cli_takes_a_folder_of_tables_and_runs_them_in_processes(tmp_path):
     data = json.loads((out / "results.json").read_text())
     assert list(data["tables"]) == ["alpha", "beta"]
     assert data["settings"]["tables"] == ["a.npz", "b.npz"]  # names, never machine paths
+
+
+def _summary(speedup, regret=0.01, false_stops=0.0, passes=None, full=None):
+    """A hand-made per-table summary as results.json holds it (no ``passes_full`` when
+    ``full`` is None: results written before the full bar existed)."""
+    out = {
+        "median_speedup": speedup,
+        "median_speedup_same_tolerance": speedup,
+        "median_final_regret": regret,
+        "false_stop_rate": false_stops,
+        "regret_at_budget": {"10": 0.3, "20": 0.2, "50": 0.1},
+        "median_epochs": 100.0,
+        "median_decision_ms": 0.1,
+        "passes": bool(speedup and speedup >= 2) if passes is None else passes,
+    }
+    if full is not None:
+        out["passes_full"] = full
+    return out
+
+
+def _results(tables, schedulers=("fifo", "x"), workers=4):
+    return {
+        "tables": {
+            name: {"n_configs": 100, "schedulers": summaries} for name, summaries in tables.items()
+        },
+        "settings": {
+            "schedulers": list(schedulers),
+            "seeds": 2,
+            "trials": 10,
+            "workers": workers,
+            "metric": "val_accuracy",
+            "mode": "max",
+            "tolerance": 0.005,
+            "budgets": [10, 20, 50],
+            "top_share": 0.05,
+            "tables": [f"{name}.npz" for name in tables],
+        },
+    }
+
+
+def test_markdown_leads_with_the_full_bar_and_marks_full_and_half_passes():
+    fifo = _summary(1.0, full=False)
+    results = _results(
+        {
+            "a": {"fifo": fifo, "x": _summary(3.0, false_stops=0.1, full=True)},
+            "b": {"fifo": fifo, "x": _summary(3.0, false_stops=0.5, full=False)},
+            "c": {"fifo": fifo, "x": _summary(1.0, false_stops=None, full=False)},
+        }
+    )
+    totals = output.scheduler_totals(results)
+    assert (totals["x"]["passes_full"], totals["x"]["passes"]) == (1, 2)
+    assert totals["x"]["median_false_stop_rate"] == pytest.approx(0.3)  # c tried none
+    assert (totals["x"]["worst_false_stop_rate"], totals["x"]["worst_false_stop_table"]) == (
+        0.5,
+        "b",
+    )
+    text = output.markdown(results)
+    tables = [line for line in text.splitlines() if line.startswith("| ")]
+    assert tables[0].startswith("| scheduler | full bar (of 3) | speed + regret only |")
+    assert "regret at 10 trainings | regret at 20 trainings | regret at 50 trainings |" in tables[0]
+    assert tables[2] == ("| x | **1** | 2 | 30.0% | 50.0% | 3.00× | 0.3000 | 0.2000 | 0.1000 |")
+    assert text.index("| scheduler | full bar") < text.index("| table | n |")
+    assert "nothing tells you" in text
+    per_table = {line.split(" | ")[0]: line for line in tables if line[2:3] in "abc"}
+    assert per_table["| a"].endswith("3.00× 0.0100 10.0% **✓** |")
+    assert per_table["| b"].endswith("3.00× 0.0100 50.0% (✓) |")
+    assert per_table["| c"].endswith("1.00× 0.0100 — |")
+
+
+def test_full_bar_of_results_written_before_it_existed_and_the_side_by_side_summary():
+    fifo = _summary(1.0, regret=0.02)  # no passes_full: computed from the summaries
+    four = _results(
+        {
+            "a": {"fifo": fifo, "x": _summary(3.0, false_stops=0.1)},
+            "b": {"fifo": fifo, "x": _summary(3.0, false_stops=0.2)},
+        },
+        schedulers=("fifo", "x", "y"),
+    )
+    four["tables"]["a"]["schedulers"]["y"] = _summary(2.5, false_stops=None)
+    four["tables"]["b"]["schedulers"]["y"] = _summary(2.5, regret=0.03, false_stops=None)
+    assert output.full_bar(four["tables"]["a"], "x")
+    assert not output.full_bar(four["tables"]["b"], "x")  # 20% of the top stopped
+    assert output.full_bar(four["tables"]["a"], "y")  # tried none: judged on the rest
+    one = _results(
+        {
+            "a": {"fifo": fifo, "x": _summary(3.0, false_stops=0.0, full=True)},
+            "b": {"fifo": fifo, "x": _summary(3.0, false_stops=0.05, full=True)},
+        },
+        workers=1,
+    )
+    text = output.combined_markdown({"4 workers": four, "1 worker": one})
+    rows = {line.split(" | ")[0][2:]: line for line in text.splitlines() if line.startswith("| ")}
+    assert rows["scheduler"] == (
+        "| scheduler | full bar (of 2) | speed + regret only | false stops, median "
+        "| false stops, worst table |"
+    )
+    assert rows["x"] == "| x | **1** / **2** | 2 / 2 | 15.0% / 2.5% | 20.0% / 5.0% |"
+    assert rows["y"] == "| y | **1** / — | 2 / — | — / — | — / — |"
+    assert "Each cell: 4 workers / 1 worker." in text
+    assert "compare with care" not in text
+    one["settings"]["seeds"] = 3
+    assert "compare with care" in output.combined_markdown({"4": four, "1": one})
 
 
 def _error_line(capsys):

@@ -7,6 +7,13 @@ cut its trials into segments. The *incumbent* is the best final value of the stu
 (``history.metric``, in the study's mode) among the trials that have completed so far; a
 stopped trial never counts.
 
+A *training* is the epochs of one full training of the table (``n_epochs``), the unit a
+user budgets in: "regret at k trainings" (``regret_at_budget``) is the regret of the
+incumbent once the study has used ``k x n_epochs`` epochs over all its trials, completed
+and stopped, i.e. the compute FIFO spends on k configurations. It is counted in compute,
+not in trials created or finished: a rule that stops early tries more configurations in
+the same compute, and that is what it is for.
+
 Where a regret is asked for while there is no incumbent (no trial completed yet, or a run
 that completed none), the regret is that of knowing nothing: table best minus table worst
 final value. Regrets are absolute differences, so they are >= 0 in either mode.
@@ -35,6 +42,7 @@ BUDGETS = (10, 20, 50)  # budgets in full trainings (times the table's epochs)
 TOP_SHARE = 0.05  # the "true top" configurations whose early stop is a false stop
 PASS_SPEEDUP = 2.0  # a scheduler passes with at least this median speedup ...
 PASS_REGRET_SLACK = 0.005  # ... and a median final regret at most FIFO's plus this
+PASS_FALSE_STOPS = 0.15  # full bar: also at most this share of the true top rows stopped
 _EPS = 1e-12  # float slack for the tolerance test (0.9 - 0.895 > 0.005 in binary)
 
 
@@ -133,9 +141,10 @@ def speedup(
 def regret_at_budget(
     trace: Anytime, table: CurveTable, metric: str, budgets: Sequence[int] = BUDGETS
 ) -> dict[str, float]:
-    """Regret of the incumbent once ``B x n_epochs`` epochs are used, for each B (keys are
-    ``str(B)``): the last incumbent found within the budget, the final one if the run ended
-    before, the regret of knowing nothing if no trial had completed by then."""
+    """Regret at B trainings: of the incumbent once ``B x n_epochs`` epochs are used (over
+    all trials, completed and stopped), for each B (keys are ``str(B)``): the last incumbent
+    found within the budget, the final one if the run ended before, the regret of knowing
+    nothing if no trial had completed by then."""
     return {str(b): regret(incumbent_at(trace, b * table.n_epochs), table, metric) for b in budgets}
 
 
@@ -229,13 +238,24 @@ def _median_speedup(rows: Sequence[Mapping[str, Any]], key: str) -> float | None
 
 
 def passes(summary: Mapping[str, Any], fifo: Mapping[str, Any]) -> bool:
-    """Median speedup >= 2 and median final regret at most FIFO's plus 0.005."""
+    """The half bar: median speedup >= 2 and median final regret at most FIFO's plus
+    0.005 (``fifo``: FIFO's summary on the same table). ``passes_full`` adds false stops."""
     speed = summary["median_speedup"]
     return bool(
         speed is not None
         and speed >= PASS_SPEEDUP
         and summary["median_final_regret"] <= fifo["median_final_regret"] + PASS_REGRET_SLACK + _EPS
     )
+
+
+def passes_full(summary: Mapping[str, Any], fifo: Mapping[str, Any]) -> bool:
+    """The full bar: ``passes`` and a pooled false-stop rate of at most 15% (at most
+    ``PASS_FALSE_STOPS`` of the table's true top rows tried, over all seeds, stopped early).
+
+    A false-stop rate of None (no seed tried any top row, so none could be stopped) meets
+    the false-stop condition: the run is then judged on speedup and regret alone."""
+    rate = summary["false_stop_rate"]
+    return passes(summary, fifo) and (rate is None or rate <= PASS_FALSE_STOPS + _EPS)
 
 
 def regret_curve(

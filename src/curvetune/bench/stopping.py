@@ -116,8 +116,9 @@ def bench_table(
     path: str | Path, settings: Settings, progress: Callable[[], None] | None = None
 ) -> dict[str, Any]:
     """All seeds and schedulers on one table, as plain dicts: per scheduler the summary
-    (``metrics.summarise`` plus ``passes``), every run's numbers, and the median regret
-    against epochs used (``anytime``). ``progress()`` is called after each seed."""
+    (``metrics.summarise`` plus ``passes``, the half bar, and ``passes_full``, the full
+    bar), every run's numbers, and the median regret against epochs used (``anytime``).
+    ``progress()`` is called after each seed."""
     began = time.perf_counter()
     table = load_table(path)
     metric = settings.metric
@@ -149,6 +150,7 @@ def bench_table(
     summaries = {name: metrics.summarise(rows[name]) for name in settings.schedulers}
     for name, summary in summaries.items():
         summary["passes"] = metrics.passes(summary, summaries[BASELINE])
+        summary["passes_full"] = metrics.passes_full(summary, summaries[BASELINE])
         summary["seconds"] = round(seconds[name], 3)
     return {
         "name": table.name,
@@ -274,6 +276,7 @@ def settings_dict(settings: Settings, paths: Sequence[Path], jobs: int) -> dict[
         "pass": {
             "speedup_at_least": metrics.PASS_SPEEDUP,
             "final_regret_at_most_fifo_plus": metrics.PASS_REGRET_SLACK,
+            "full_bar_false_stop_rate_at_most": metrics.PASS_FALSE_STOPS,
         },
         "order": "np.random.default_rng([seed, zlib.crc32(table name)]).permutation(n)[:trials]",
         "curvetune": __version__,

@@ -47,6 +47,21 @@ class Curves:
             return trial_id
         return self.prior.source(-trial_id - 1)
 
+    def head(self, rows: int) -> Curves:
+        """The first ``rows`` curves (those that joined before row ``rows``), for matching
+        only: without the sorted finals."""
+        return Curves(
+            self.matrix[:rows],
+            self.finals[:rows],
+            self.ids[:rows],
+            self.filled[:rows],
+            self.known[:rows],
+            self.squares[:rows],
+            SortedList(),
+            self.dense,
+            self.prior,
+        )
+
     def share_better(self, value: float, mode: Mode) -> float:
         """The share of the finals strictly better than ``value`` (a binary search)."""
         ordered = self.ordered

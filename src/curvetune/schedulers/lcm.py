@@ -31,6 +31,7 @@ cache's row order never shows in a decision.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -39,9 +40,12 @@ import numpy as np
 
 from ..types import Complete, Continue, Decision, History, Mode, Stop, Trial
 from . import _steps
+from ._calibration import Calibration
 from ._reference import Curves, Reference, nearest
 from ._steps import StepSpec
 from .priors import PriorCurves, curve_row, load_prior
+
+SPREAD_FLOOR = 1e-3  # the least spread a conformal margin is scaled by (equal neighbours)
 
 PREDICTIONS = ("match", "trend", "current")
 """How the final value is predicted: ``match`` averages the nearest complete curves' final
@@ -71,7 +75,9 @@ class LCMScheduler:
     threshold: float = 0.55
     predict: Literal["match", "trend", "current"] = "trend"
     prior: str | None = None  # a study directory whose completed curves seed the reference
+    alpha: float | None = None  # stop on the optimistic (1 - alpha) conformal bound, not the point
     _prior: PriorCurves | None = field(default=None, init=False, repr=False, compare=False)
+    _calibration: Calibration | None = field(default=None, init=False, repr=False, compare=False)
     _cache: Reference = field(default=None, init=False, repr=False, compare=False)  # type: ignore[assignment]
 
     def __post_init__(self) -> None:
@@ -88,6 +94,8 @@ class LCMScheduler:
         _validate.number("lcm", "threshold", self.threshold, 0, 1, low_open=True, high_open=True)
         _validate.one_of("lcm", "predict", self.predict, PREDICTIONS)
         _validate.path("lcm", "prior", self.prior, allow_none=True)
+        _validate.number("lcm", "alpha", self.alpha, 0, 1, low_open=True, high_open=True,
+                         allow_none=True)  # fmt: skip
         object.__setattr__(self, "_cache", Reference())
         if self.prior is not None:  # read once, now: deciding never reads a file
             object.__setattr__(self, "_prior", load_prior(self.prior))
@@ -147,9 +155,31 @@ class LCMScheduler:
             )
             return Assessment(step, value, rank, int(population.size), self.predict, [], [])
         value, rows, distances = self._match(curve, step, ref, history.max_steps)
-        rank = ref.share_better(value, history.mode)
         neighbours = [ref.neighbour(i) for i in rows]
-        return Assessment(step, value, rank, ref.count, self.predict, neighbours, distances)
+        if self.alpha is None:
+            rank = ref.share_better(value, history.mode)
+            return Assessment(step, value, rank, ref.count, self.predict, neighbours, distances)
+        _, spread = self._spread(curve, step, ref, history.max_steps)
+        margin = self._margin(step, ref, history) * (spread + SPREAD_FLOOR)
+        optimistic = value + (margin if history.mode == "max" else -margin)
+        rank = ref.share_better(optimistic, history.mode) if math.isfinite(margin) else 0.0
+        return Assessment(
+            step, value, rank, ref.count, self.predict, neighbours, distances, optimistic
+        )
+
+    def _margin(self, step: int, ref: Curves, history: History) -> float:
+        """The conformal margin at ``step`` (see ``_calibration``), brought up to date."""
+        calibration, max_steps = self._calibration, history.max_steps
+        if calibration is None or calibration.key is not history.token:
+            calibration = Calibration(self._check_steps(max_steps), self.k, history.token)
+            object.__setattr__(self, "_calibration", calibration)
+
+        def predict(curve: np.ndarray, at: int, earlier: Curves) -> tuple[float, float]:
+            value, spread = self._spread(curve, at, earlier, max_steps)
+            return value, spread + SPREAD_FLOOR
+
+        calibration.update(ref, predict, history.mode)
+        return calibration.margin(step, self.alpha)  # type: ignore[arg-type]
 
     def _match(
         self, curve: np.ndarray, step: int, ref: Curves, max_steps: int
@@ -166,10 +196,30 @@ class LCMScheduler:
             targets = np.where(np.isnan(targets), 0.0, targets)
         if self.weighting == "distance":
             weights = 1.0 / (distances + 1e-12)
-            prediction = base + float(np.sum(weights * targets) / np.sum(weights))
         else:
-            prediction = base + float(np.mean(targets))
+            weights = np.ones(len(targets))
+        weights = weights / np.sum(weights)
+        prediction = base + float(np.sum(weights * targets))
         return prediction, [int(i) for i in rows], [float(d) for d in distances]
+
+    def _spread(
+        self, curve: np.ndarray, step: int, ref: Curves, max_steps: int
+    ) -> tuple[float, float]:
+        """The prediction and how far the k neighbours' own outcomes lie from it (their
+        weighted standard deviation): the scale a conformal margin is measured in."""
+        squared = self._distances(curve, step, ref, max_steps)
+        rows, distances = nearest(squared, ref.ids, self.k)
+        targets = ref.finals[rows]
+        if self.predict == "trend":
+            targets = np.where(
+                np.isnan(ref.matrix[rows, step - 1]),
+                targets,
+                targets - ref.matrix[rows, step - 1] + curve[step - 1],
+            )
+        weights = 1.0 / (distances + 1e-12) if self.weighting == "distance" else np.ones(len(rows))
+        weights = weights / np.sum(weights)
+        centre = float(np.sum(weights * targets))
+        return centre, float(np.sqrt(np.sum(weights * (targets - centre) ** 2)))
 
     def _distances(self, curve: np.ndarray, step: int, ref: Curves, max_steps: int) -> np.ndarray:
         """Squared Euclidean distance from the trial's curve to every complete curve, over the
@@ -236,11 +286,13 @@ class Assessment:
     predict: str
     neighbours: list[int | dict[str, Any]]
     distances: list[float]
+    optimistic: float | None = None  # the conformal bound the rank was taken of, if any
 
     def stop(self, metric: str, threshold: float, rule: str = "lcm") -> Stop:
         what = "value" if self.predict == "current" else "predicted final"
+        bound = "" if self.optimistic is None else f" (at best {self.optimistic:.4g})"
         reason = (
-            f"{what} {metric} {self.value:.4g} at step {self.step} is worse than "
+            f"{what} {metric} {self.value:.4g}{bound} at step {self.step} is worse than "
             f"{self.rank:.0%} of {self.finished} completed trainings (threshold {threshold:.0%})"
         )
         priors: dict[str, list[str]] = {}  # the earlier studies' trials the prediction leans on
@@ -261,6 +313,8 @@ class Assessment:
             "neighbours": self.neighbours,
             "distances": self.distances,
         }
+        if self.optimistic is not None:
+            details["optimistic"] = self.optimistic
         return Stop(reason, details)
 
 

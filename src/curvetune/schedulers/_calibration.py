@@ -1,0 +1,87 @@
+"""How wrong LCM's predictions have been: conformal calibration at each check step.
+
+A point prediction of a trial's final value says nothing about how sure it is. The
+reference set can say it: each complete curve, when it joined the reference, could have
+been predicted from the curves before it, at every check step, exactly as a running trial
+is. The errors of those predictions (in the "better" direction: final minus prediction for
+``max``, prediction minus final for ``min``) are the calibration residuals of that step.
+
+**What it guarantees.** If a running trial and the complete curves are exchangeable (drawn
+from the same distribution of configurations and trained alike; a sequential study with a
+random searcher is), its own residual is like one more draw among them, so the
+``ceil((n + 1)(1 - alpha))``-th smallest of n residuals bounds it from above with
+probability at least ``1 - alpha``: the *optimistic* prediction ``prediction + that
+residual`` is at least the trial's true final value, except with probability ``alpha``.
+A trial is stopped only when even its optimistic prediction ranks worse than ``threshold``;
+a trial whose true final ranks better than ``threshold`` (every top-5% one, for any
+threshold above 5%) is then stopped at a check only on a miscoverage, so **its chance of a
+false stop is at most alpha per check** (at most ``alpha`` times the number of checks over
+its life, by the union bound). Fewer than ``1/alpha - 1`` residuals give no finite bound:
+nothing is stopped yet. Residuals are computed from earlier curves only ("sequential"
+conformal), so adding a curve never changes an earlier residual. Past ``FULL`` residuals
+only every m-th new curve is calibrated (the residual pool stays an exchangeable sample),
+which keeps the work per completion bounded.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+import numpy as np
+from sortedcontainers import SortedList
+
+from ..types import Mode
+from ._reference import Curves
+
+FULL = 1000  # residuals per check step before only every m-th new curve is calibrated
+
+Predict = Callable[[np.ndarray, int, Curves], tuple[float, float]]  # -> (final, its scale)
+
+
+class Calibration:
+    """Residuals of the predictor at each check step, grown as the reference grows."""
+
+    def __init__(self, checks: list[int], min_rows: int, key: object) -> None:
+        self.checks = checks
+        self.min_rows = min_rows  # rows a prediction needs before it (k neighbours)
+        self.key = key  # the history (its token) whose reference this calibrates
+        self._residuals = {step: SortedList() for step in checks}
+        self._done = 0  # reference rows looked at
+
+    def update(self, ref: Curves, predict: Predict, mode: Mode) -> None:
+        """Calibrate the rows added to ``ref`` since the last call."""
+        sign = 1.0 if mode == "max" else -1.0
+        for row in range(self._done, ref.count):
+            if row < self.min_rows or not self._sampled(row):
+                continue
+            earlier = ref.head(row)
+            curve, final = ref.matrix[row], float(ref.finals[row])
+            for step in self.checks:
+                if np.isnan(curve[step - 1]):
+                    continue
+                value, scale = predict(curve, step, earlier)
+                error = sign * (final - value) / scale
+                if math.isfinite(error):
+                    self._residuals[step].add(error)
+        self._done = ref.count
+
+    def margin(self, step: int, alpha: float) -> float:
+        """How much better than predicted a trial may end, with probability ``1 - alpha``
+        (``inf`` while too few residuals give no bound)."""
+        residuals = self._residuals.get(step)
+        if not residuals:
+            return math.inf
+        rank = math.ceil((len(residuals) + 1) * (1.0 - alpha))
+        if rank > len(residuals):
+            return math.inf
+        return max(0.0, float(residuals[rank - 1]))
+
+    def count(self, step: int) -> int:
+        return len(self._residuals.get(step, ()))
+
+    def _sampled(self, row: int) -> bool:
+        """Every row until ``FULL``, then every m-th (m grows with the reference)."""
+        if row < FULL:
+            return True
+        return row % (row // FULL + 1) == 0
