@@ -55,6 +55,7 @@ PREFERRED = (
     "topk",
     "topk10",
     "lcm",
+    "lcm-interval",
     "lcm-safe",
     "lcm-k1",
     "lcm-last",

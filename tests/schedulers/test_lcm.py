@@ -113,7 +113,8 @@ def test_explicit_checks_and_points():
 def test_presets_and_bad_options():
     k1 = make_scheduler("lcm-k1")
     assert (k1.k, k1.threshold, k1.min_complete, k1.first_check) == (1, 0.5, 5, 1)
-    assert make_scheduler("lcm-safe").threshold > make_scheduler("lcm").threshold
+    safe, interval = make_scheduler("lcm-safe"), make_scheduler("lcm-interval")
+    assert make_scheduler("lcm").alpha is None and safe.alpha < interval.alpha  # safer bound
     assert (make_scheduler("lcm").predict, k1.predict) == ("trend", "match")
     assert make_scheduler("lcm", k=7).k == 7
     for options, message in [

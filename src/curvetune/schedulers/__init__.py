@@ -47,7 +47,7 @@ SCHEDULERS: dict[str, type | tuple[type, dict[str, Any]]] = {
     "asha10": (ASHAScheduler, {"min_resource": 0.1}),
     "topk": TopKScheduler,
     "topk10": (TopKScheduler, {"first_check": 0.1}),
-    **LCM_PRESETS,  # lcm, lcm-safe, lcm-k1, lcm-last
+    **LCM_PRESETS,  # lcm, lcm-k1, lcm-last, lcm-interval, lcm-safe
     "matched-halving": MatchedHalving,  # ASHA rungs with a matching veto
     "pbt": PBTScheduler,  # population based training (exploit and explore)
 }

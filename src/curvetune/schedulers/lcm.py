@@ -337,6 +337,10 @@ PRESETS: dict[str, type | tuple[type, dict[str, Any]]] = {
     ),
     # Ablation: rank the current value among complete curves at the same step (no matching).
     "lcm-last": (LCMScheduler, {"predict": "current"}),
-    # Conservative: stops only what is clearly hopeless.
-    "lcm-safe": (LCMScheduler, {"threshold": 0.7, "min_complete": 10}),
+    # Stops on the conformal bound, not the point (``alpha``, see ``_calibration``): a
+    # trial stops only when even an optimistic prediction ranks below the threshold.
+    "lcm-interval": (LCMScheduler, {"alpha": 0.3, "threshold": 0.45, "every": 0.05}),
+    # Conservative: the interval rule with a tighter bound (at most about 5% of the best
+    # configurations stopped on the shared tables).
+    "lcm-safe": (LCMScheduler, {"alpha": 0.2, "threshold": 0.45, "every": 0.05}),
 }
