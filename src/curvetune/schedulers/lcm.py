@@ -154,12 +154,11 @@ class LCMScheduler:
                 float(np.mean(_better(population, value, history.mode))) if population.size else 0.0
             )
             return Assessment(step, value, rank, int(population.size), self.predict, [], [])
-        value, rows, distances = self._match(curve, step, ref, history.max_steps)
+        value, spread, rows, distances = self._match(curve, step, ref, history.max_steps)
         neighbours = [ref.neighbour(i) for i in rows]
         if self.alpha is None:
             rank = ref.share_better(value, history.mode)
             return Assessment(step, value, rank, ref.count, self.predict, neighbours, distances)
-        _, spread = self._spread(curve, step, ref, history.max_steps)
         margin = self._margin(step, ref, history) * (spread + SPREAD_FLOOR)
         optimistic = value + (margin if history.mode == "max" else -margin)
         rank = ref.share_better(optimistic, history.mode) if math.isfinite(margin) else 0.0
@@ -175,7 +174,7 @@ class LCMScheduler:
             object.__setattr__(self, "_calibration", calibration)
 
         def predict(curve: np.ndarray, at: int, earlier: Curves) -> tuple[float, float]:
-            value, spread = self._spread(curve, at, earlier, max_steps)
+            value, spread, _, _ = self._match(curve, at, earlier, max_steps)
             return value, spread + SPREAD_FLOOR
 
         calibration.update(ref, predict, history.mode)
@@ -183,43 +182,25 @@ class LCMScheduler:
 
     def _match(
         self, curve: np.ndarray, step: int, ref: Curves, max_steps: int
-    ) -> tuple[float, list[int], list[float]]:
-        """Predict the final value from the k complete curves closest to ``curve[:step]``;
-        also returns those curves' rows in ``ref`` and their distances, nearest first."""
+    ) -> tuple[float, float, list[int], list[float]]:
+        """Predict the final value from the k complete curves closest to ``curve[:step]``.
+        Also returns how far those curves' own outcomes lie from the prediction (their
+        weighted standard deviation: the scale of a conformal margin), their rows in
+        ``ref`` and their distances, nearest first."""
         squared = self._distances(curve, step, ref, max_steps)
         rows, distances = nearest(squared, ref.ids, self.k)
         targets = ref.finals[rows]
-        base = 0.0
         if self.predict == "trend":  # the neighbours' gain from here on, added to our value
-            targets = targets - ref.matrix[rows, step - 1]
-            base = float(curve[step - 1])
-            targets = np.where(np.isnan(targets), 0.0, targets)
+            gains = targets - ref.matrix[rows, step - 1]
+            targets = float(curve[step - 1]) + np.where(np.isnan(gains), 0.0, gains)
         if self.weighting == "distance":
             weights = 1.0 / (distances + 1e-12)
         else:
             weights = np.ones(len(targets))
         weights = weights / np.sum(weights)
-        prediction = base + float(np.sum(weights * targets))
-        return prediction, [int(i) for i in rows], [float(d) for d in distances]
-
-    def _spread(
-        self, curve: np.ndarray, step: int, ref: Curves, max_steps: int
-    ) -> tuple[float, float]:
-        """The prediction and how far the k neighbours' own outcomes lie from it (their
-        weighted standard deviation): the scale a conformal margin is measured in."""
-        squared = self._distances(curve, step, ref, max_steps)
-        rows, distances = nearest(squared, ref.ids, self.k)
-        targets = ref.finals[rows]
-        if self.predict == "trend":
-            targets = np.where(
-                np.isnan(ref.matrix[rows, step - 1]),
-                targets,
-                targets - ref.matrix[rows, step - 1] + curve[step - 1],
-            )
-        weights = 1.0 / (distances + 1e-12) if self.weighting == "distance" else np.ones(len(rows))
-        weights = weights / np.sum(weights)
-        centre = float(np.sum(weights * targets))
-        return centre, float(np.sqrt(np.sum(weights * (targets - centre) ** 2)))
+        prediction = float(np.sum(weights * targets))
+        spread = float(np.sqrt(np.sum(weights * (targets - prediction) ** 2)))
+        return prediction, spread, [int(i) for i in rows], [float(d) for d in distances]
 
     def _distances(self, curve: np.ndarray, step: int, ref: Curves, max_steps: int) -> np.ndarray:
         """Squared Euclidean distance from the trial's curve to every complete curve, over the
