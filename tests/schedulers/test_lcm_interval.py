@@ -88,3 +88,22 @@ def test_alpha_is_refused_outside_0_1():
     for bad in (0, 1, 1.5, True, "0.1"):
         with pytest.raises(ValueError, match="lcm: alpha must be"):
             LCMScheduler(alpha=bad)
+
+
+def test_the_calibration_does_not_depend_on_the_order_trials_completed_in():
+    """A resumed study replays completions in id order; a live one saw them as they came.
+    Both must decide alike, so residuals are taken in id order once all before are done."""
+    rng = np.random.default_rng(5)
+    curves = [crossing_curve(rng) for _ in range(60)]
+    probe = trial(99, curves[0][:6], TrialState.RUNNING)
+    decisions = []
+    for order in (range(60), reversed(range(60))):
+        history = History(metric="acc", mode="max", max_steps=T)
+        for i in range(60):  # created in id order, all running
+            history._put(trial(i, curves[i][:1], TrialState.RUNNING))
+        lcm = LCMScheduler(alpha=0.3, checks=[6], min_complete=5)
+        for i in order:  # completed in this order, deciding as they come
+            history._put(trial(i, curves[i]))
+            lcm.assess(probe, 6, history)
+        decisions.append(lcm.assess(probe, 6, history).optimistic)
+    assert decisions[0] == decisions[1]

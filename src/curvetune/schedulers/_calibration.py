@@ -18,8 +18,10 @@ threshold above 5%) is then stopped at a check only on a miscoverage, so **its c
 false stop is at most alpha per check** (at most ``alpha`` times the number of checks over
 its life, by the union bound). Fewer than ``1/alpha - 1`` residuals give no finite bound:
 nothing is stopped yet. Residuals are computed from earlier curves only ("sequential"
-conformal), so adding a curve never changes an earlier residual. Only the first ``FULL``
-curves are calibrated: the work is then bounded (about a second, once, for a study
+conformal, in the canonical order: prior curves, then trials by id, each once every trial
+before it has finished), so adding a curve never changes an earlier residual and the
+residuals do not depend on the order trials completed in. Only the first ``FULL`` curves
+are calibrated: the work is then bounded (about a second, once, for a study
 resumed with thousands of curves), and later predictions, made from a larger reference,
 err less than those residuals say, so the bound only grows more cautious.
 """
@@ -32,7 +34,7 @@ from collections.abc import Callable
 import numpy as np
 from sortedcontainers import SortedList
 
-from ..types import Mode
+from ..types import History, TrialState
 from ._reference import Curves
 
 FULL = 1000  # the curves calibrated (the first ones): enough residuals for any alpha >= 1%
@@ -48,15 +50,37 @@ class Calibration:
         self.min_rows = min_rows  # rows a prediction needs before it (k neighbours)
         self.key = key  # the history (its token) whose reference this calibrates
         self._residuals = {step: SortedList() for step in checks}
-        self._done = 0  # reference rows looked at
+        self._calibrated = 0  # curves calibrated so far (at most FULL)
+        self._next = -(2**63)  # order keys below this are done
+        self._scan = 0  # every trial below this id has finished
 
-    def update(self, ref: Curves, predict: Predict, mode: Mode) -> None:
-        """Calibrate the rows added to ``ref`` since the last call."""
-        sign = 1.0 if mode == "max" else -1.0
-        for row in range(self._done, min(ref.count, FULL)):
-            if row < self.min_rows:
+    def update(self, ref: Curves, predict: Predict, history: History) -> None:
+        """Calibrate the curves that became final since the last call.
+
+        Curves are calibrated in the reference's canonical order (prior curves, then trials
+        by id), each against the curves before it in that order, and only once every trial
+        before it has finished: so the residuals are a function of the history, not of the
+        order trials completed in, and a resumed study decides as an uninterrupted one.
+        """
+        trials, count = history.trials, max(history.trials, default=-1) + 1
+        while self._scan < count:  # finished trials never run again: amortised O(1)
+            trial = trials.get(self._scan)  # (a mirrored Optuna study may skip a number)
+            if trial is None or trial.state is TrialState.RUNNING:
+                break
+            self._scan += 1
+        if self._calibrated >= FULL or ref.count == 0:
+            return
+        keys = ref.order_keys()
+        todo = np.flatnonzero((keys >= self._next) & (keys < self._scan))
+        sign = 1.0 if history.mode == "max" else -1.0
+        for row in todo[np.argsort(keys[todo], kind="stable")]:
+            if self._calibrated >= FULL:
+                break
+            before = keys < keys[row]
+            self._calibrated += 1
+            if np.count_nonzero(before) < self.min_rows:
                 continue
-            earlier = ref.head(row)
+            earlier = ref.subset(before)
             curve, final = ref.matrix[row], float(ref.finals[row])
             for step in self.checks:
                 if np.isnan(curve[step - 1]):
@@ -65,7 +89,7 @@ class Calibration:
                 error = sign * (final - value) / scale
                 if math.isfinite(error):
                     self._residuals[step].add(error)
-        self._done = ref.count
+        self._next = self._scan
 
     def margin(self, step: int, alpha: float) -> float:
         """How much better than predicted a trial may end, with probability ``1 - alpha``

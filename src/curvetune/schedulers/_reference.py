@@ -47,20 +47,25 @@ class Curves:
             return trial_id
         return self.prior.source(-trial_id - 1)
 
-    def head(self, rows: int) -> Curves:
-        """The first ``rows`` curves (those that joined before row ``rows``), for matching
-        only: without the sorted finals."""
+    def subset(self, rows: np.ndarray) -> Curves:
+        """The curves at ``rows`` (indices or a mask), for matching only: without the
+        sorted finals."""
         return Curves(
-            self.matrix[:rows],
-            self.finals[:rows],
-            self.ids[:rows],
-            self.filled[:rows],
-            self.known[:rows],
-            self.squares[:rows],
+            self.matrix[rows],
+            self.finals[rows],
+            self.ids[rows],
+            np.asfortranarray(self.filled[rows]),
+            np.asfortranarray(self.known[rows]),
+            np.asfortranarray(self.squares[rows]),
             SortedList(),
             self.dense,
             self.prior,
         )
+
+    def order_keys(self) -> np.ndarray:
+        """Each row's place in the canonical order of the reference: prior curves first (in
+        their order), then trials by id, whatever order they completed in."""
+        return tie_keys(self.ids)
 
     def share_better(self, value: float, mode: Mode) -> float:
         """The share of the finals strictly better than ``value`` (a binary search)."""
@@ -180,11 +185,11 @@ def nearest(squared: np.ndarray, ids: np.ndarray, k: int) -> tuple[np.ndarray, n
     for _ in range(k - 1):  # the k-th smallest value, after k - 1 removals
         work[int(np.argmin(work))] = np.inf
     candidates = np.flatnonzero(squared <= work.min())  # k of them, more on a tie
-    order = np.lexsort((_tie_keys(ids[candidates]), squared[candidates]))
+    order = np.lexsort((tie_keys(ids[candidates]), squared[candidates]))
     rows = candidates[order[:k]]
     return rows, np.sqrt(np.maximum(squared[rows], 0.0))
 
 
-def _tie_keys(ids: np.ndarray) -> np.ndarray:
+def tie_keys(ids: np.ndarray) -> np.ndarray:
     """Trial ids as they break ties: a prior row r (id -(r + 1)) before every trial."""
     return np.where(ids >= 0, ids, -(2**62) - ids - 1)

@@ -177,7 +177,7 @@ class LCMScheduler:
             value, spread, _, _ = self._match(curve, at, earlier, max_steps)
             return value, spread + SPREAD_FLOOR
 
-        calibration.update(ref, predict, history.mode)
+        calibration.update(ref, predict, history)
         return calibration.margin(step, self.alpha)  # type: ignore[arg-type]
 
     def _match(
