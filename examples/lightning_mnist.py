@@ -15,14 +15,13 @@ Killed and started again with the same options, it goes on where it was.
 
 from __future__ import annotations
 
-import argparse
 import logging
 import time
 import warnings
 
 import lightning as L
 import torch
-from pytorch_loop import load_mnist, summarise
+from pytorch_loop import load_mnist, parse_args, summarise
 from torch import nn
 from torch.nn import functional as F
 from torch.utils.data import DataLoader, TensorDataset
@@ -63,18 +62,6 @@ class MLP(L.LightningModule):
         return torch.optim.SGD(self.parameters(), lr=self.lr)
 
 
-def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--trials", type=int, default=30, help="trials in all (default 30)")
-    parser.add_argument("--epochs", type=int, default=10, help="epochs per trial (default 10)")
-    parser.add_argument("--directory", default="runs/lightning-mnist", help="the study directory")
-    parser.add_argument(
-        "--train-size", type=int, default=2000, help="training digits used (default 2000)"
-    )
-    parser.add_argument("--seed", type=int, default=0, help="the study's seed (default 0)")
-    return parser.parse_args(argv)
-
-
 def mnist_datasets(train_size: int) -> tuple[TensorDataset, TensorDataset]:
     """``pytorch_loop.load_mnist``'s tensors as datasets for DataLoaders."""
     train_x, train_y, val_x, val_y = load_mnist(train_size)
@@ -90,7 +77,7 @@ def quiet_lightning() -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
+    args = parse_args(argv, directory="runs/lightning-mnist", description=__doc__.splitlines()[0])
     quiet_lightning()
     train_data, val_data = mnist_datasets(args.train_size)
     study = Study.create(

@@ -34,11 +34,17 @@ from curvetune.schedulers import LCMScheduler
 BATCH_SIZE = 32  # as in the reference MNIST experiments
 
 
-def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def parse_args(
+    argv: list[str] | None = None,
+    *,
+    directory: str = "runs/pytorch-loop",
+    description: str = __doc__.splitlines()[0],
+) -> argparse.Namespace:
+    """The options every example here takes (``lightning_mnist.py`` uses them too)."""
+    parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--trials", type=int, default=30, help="trials in all (default 30)")
     parser.add_argument("--epochs", type=int, default=10, help="epochs per trial (default 10)")
-    parser.add_argument("--directory", default="runs/pytorch-loop", help="the study directory")
+    parser.add_argument("--directory", default=directory, help="the study directory")
     parser.add_argument(
         "--train-size", type=int, default=2000, help="training digits used (default 2000)"
     )

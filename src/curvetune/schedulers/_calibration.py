@@ -62,14 +62,14 @@ class Calibration:
         before it has finished: so the residuals are a function of the history, not of the
         order trials completed in, and a resumed study decides as an uninterrupted one.
         """
-        trials, count = history.trials, max(history.trials, default=-1) + 1
+        trials, count = history.trials, len(history)  # ids 0..n-1 (a gap ends the scan)
         while self._scan < count:  # finished trials never run again: amortised O(1)
             trial = trials.get(self._scan)  # (a mirrored Optuna study may skip a number)
             if trial is None or trial.state is TrialState.RUNNING:
                 break
             self._scan += 1
-        if self._calibrated >= FULL or ref.count == 0:
-            return
+        if self._calibrated >= FULL or ref.count == 0 or self._scan <= self._next:
+            return  # nothing became final since the last call: no pass over the keys
         keys = ref.order_keys()
         todo = np.flatnonzero((keys >= self._next) & (keys < self._scan))
         sign = 1.0 if history.mode == "max" else -1.0
