@@ -47,7 +47,14 @@ SPACES = {
 
 
 def run_study(
-    arch: str, scheduler: str, seed: int, trials: int, epochs: int, workers: int, fixed: dict
+    arch: str,
+    scheduler: str,
+    seed: int,
+    trials: int,
+    epochs: int,
+    workers: int,
+    fixed: dict,
+    searcher: str = "random",
 ) -> dict:
     """One study in a throwaway directory; its best accuracy, iterations and wall time."""
     with tempfile.TemporaryDirectory(prefix="mnist-lcm-") as directory:
@@ -65,7 +72,7 @@ def run_study(
         history = study.optimize(
             progress=False,
             trials=trials,
-            searcher="random",
+            searcher=searcher,
             scheduler=make_scheduler(scheduler),
             executor="local",
             workers=workers,
@@ -80,6 +87,7 @@ def run_study(
     return {
         "arch": arch,
         "scheduler": scheduler,
+        "searcher": searcher,
         "seed": seed,
         "best_val_accuracy": history.score(best) if best else None,
         "iterations": iterations,

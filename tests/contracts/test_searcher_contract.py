@@ -30,7 +30,13 @@ SEED = 11
 
 # A population that fills within the budget, so evolution evolves here rather than only
 # sampling at random (its default population is 20).
-OPTIONS: dict[str, dict[str, Any]] = {"evolution": {"population": 4, "tournament": 2}}
+# Model-based searchers model from their fourth trial on (their default startup is 10).
+OPTIONS: dict[str, dict[str, Any]] = {
+    "evolution": {"population": 4, "tournament": 2},
+    "tpe": {"startup": 3},
+    "gp": {"startup": 3},
+    "cmaes": {"population": 4},  # three generations in the budget (its default here is 8)
+}
 
 SPACE = Space(
     {
@@ -44,10 +50,21 @@ SPACE = Space(
 # Four grid points: small enough for a finite searcher to run out within the budget.
 SMALL = Space({"act": Choice(["relu", "tanh"]), "depth": Int(1, 2)})
 
+# Searchers that take numeric parameters only (they refuse a Choice, with one line) are held
+# to the same checks over numeric twins of the two spaces.
+NUMERIC_ONLY = {"cmaes"}
+NUMERIC = Space({name: d for name, d in SPACE.items() if not isinstance(d, Choice)})
+SMALL_NUMERIC = Space({"depth": Int(1, 2), "width": Int(8, 9)})
+
 NAMES = list(SEARCHERS)
 
 # A grid smaller than the budget is noted, as it should be; not what these tests look at.
 pytestmark = pytest.mark.filterwarnings("ignore::curvetune.notes.StudyNote")
+
+
+def spaces(name: str) -> tuple[Space, Space]:
+    """The contract's space and its small space, as searcher ``name`` can take them."""
+    return (NUMERIC, SMALL_NUMERIC) if name in NUMERIC_ONLY else (SPACE, SMALL)
 
 
 def build(name: str) -> Searcher:
@@ -150,32 +167,34 @@ def test_the_registry_is_what_the_contract_runs_over():
 
 @pytest.mark.parametrize("name", NAMES)
 def test_every_proposal_is_inside_the_space(name):
-    study, searcher = watched(name)
+    space = spaces(name)[0]
+    study, searcher = watched(name, space=space)
     assert len(searcher.calls) == TRIALS and len(study.history) == TRIALS
     for call in searcher.calls:
         assert call["config"] is not None, f"{name} ran out of a space of 243 grid points"
-        assert_in_space(call["config"], SPACE)
+        assert_in_space(call["config"], space)
     seen = {tuple(sorted(c["config"].items())) for c in searcher.calls}
     assert len(seen) > 1, f"{name} proposed one config only"
 
 
 @pytest.mark.parametrize("name", NAMES)
 def test_an_exhausted_searcher_says_none_and_the_study_ends(name):
-    trials = 2 * SMALL.grid_size()
-    study, searcher = watched(name, space=SMALL, trials=trials)
+    small = spaces(name)[1]
+    trials = 2 * small.grid_size()
+    study, searcher = watched(name, space=small, trials=trials)
     proposed = [c["config"] for c in searcher.calls]
     for config in proposed:
         if config is not None:
-            assert_in_space(config, SMALL)
+            assert_in_space(config, small)
     if None in proposed:  # exhausted: the study ends with what it has, all of it finished
         assert proposed.index(None) == len(study.history)
         assert all(t.state.finished for t in study.history.trials.values())
-        again = build(name).suggest(SMALL, study.history, np.random.default_rng(0))
+        again = build(name).suggest(small, study.history, np.random.default_rng(0))
         assert again is None, f"{name} proposed {again!r} after saying it had nothing left"
     else:
         assert len(study.history) == trials
     noting = build(name)
-    if isinstance(noting, NotesUnvisited) and noting.unvisited_note(SMALL, trials) is None:
+    if isinstance(noting, NotesUnvisited) and noting.unvisited_note(small, trials) is None:
         # It says this budget visits everything, so it must run out within it.
         assert None in proposed, f"{name} said {trials} trials visit all of a small space"
         assert len(study.history) == len({tuple(sorted(p.items())) for p in proposed if p})
@@ -186,7 +205,8 @@ def test_an_exhausted_searcher_says_none_and_the_study_ends(name):
 
 @pytest.mark.parametrize("name", NAMES)
 def test_the_same_history_and_generator_give_the_same_config(name):
-    study, searcher = watched(name)
+    space = spaces(name)[0]
+    study, searcher = watched(name, space=space)
     for call in searcher.calls:
         assert call["after"] == call["before"], f"{name} changed the history"
         assert call["stamp_after"] == call["stamp"], f"{name} put a trial into the history"
@@ -194,9 +214,9 @@ def test_the_same_history_and_generator_give_the_same_config(name):
         for _ in range(2):  # a fresh instance, twice: neither caches nor the draw differ
             rng = np.random.Generator(call["bits"]())
             rng.bit_generator.state = call["state"]
-            assert build(name).suggest(SPACE, history, rng) == call["config"]
+            assert build(name).suggest(space, history, rng) == call["config"]
         assert dict(history.trials) == call["before"]
-    second = make_study()
+    second = make_study(space=space)
     optimize(second, build(name))
     assert configs(second) == configs(study)
 
@@ -206,9 +226,10 @@ def test_the_same_history_and_generator_give_the_same_config(name):
 
 @pytest.mark.parametrize("name", NAMES)
 def test_a_study_stopped_halfway_and_continued_proposes_the_same(name, tmp_path):
-    straight = make_study()
+    space = spaces(name)[0]
+    straight = make_study(space=space)
     optimize(straight, build(name))
-    halfway = make_study(tmp_path / "halfway")
+    halfway = make_study(tmp_path / "halfway", space=space)
     optimize(halfway, build(name), TRIALS // 2)
     assert configs(halfway) == configs(straight)[: TRIALS // 2]
     halfway.close()
@@ -216,3 +237,11 @@ def test_a_study_stopped_halfway_and_continued_proposes_the_same(name, tmp_path)
     optimize(again, build(name))
     assert configs(again) == configs(straight)
     again.close()
+
+
+@pytest.mark.parametrize("name", sorted(NUMERIC_ONLY & set(NAMES)))
+def test_a_numeric_only_searcher_refuses_a_choice_in_one_line(name):
+    with pytest.raises(ValueError, match=r"^[^\n]*'act'[^\n]*$"):
+        build(name).suggest(
+            SPACE, History(metric="m", mode="max", max_steps=1), np.random.default_rng()
+        )

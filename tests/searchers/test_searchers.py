@@ -51,7 +51,8 @@ def test_make_searcher_and_protocol():
 
 def test_make_searcher_errors_list_what_is_allowed():
     with pytest.raises(
-        ValueError, match="unknown searcher 'bayes'; allowed: evolution, grid, random"
+        ValueError,
+        match="unknown searcher 'bayes'; allowed: cmaes, evolution, gp, grid, random, sobol, tpe",
     ):
         make_searcher("bayes")
     with pytest.raises(

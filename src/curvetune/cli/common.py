@@ -35,3 +35,17 @@ def print_best(history, console: Console) -> None:
 
 def short_value(value) -> str:
     return f"{value:.4g}" if isinstance(value, float) else str(value)
+
+
+def task_progress(console: Console, quiet: bool):
+    """The progress bar of a long command (description, bar, done of total, time)."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+    return Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        disable=quiet,
+    )

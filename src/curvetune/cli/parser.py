@@ -83,6 +83,7 @@ def build_parser() -> argparse.ArgumentParser:
     stopping.add_argument("--jobs", type=int, default=1, help="processes (default 1)")
     stopping.add_argument("--out", type=Path, default=Path("bench-stopping"), help="results folder")
     stopping.add_argument("--quiet", action="store_true", help="no progress display")
+    _search_arguments(bench_sub)
 
     experiment = sub.add_parser("experiment", help="reproducible MNIST learning-rate experiments")
     experiment.add_argument("name", choices=("dynamic-lr", "pbt-lr"), help="which experiment")
@@ -115,3 +116,31 @@ def _version() -> str:
         return version("curvetune")
     except PackageNotFoundError:
         return "unknown"
+
+
+def _search_arguments(bench_sub) -> None:
+    search = bench_sub.add_parser(
+        "search", help="compare searchers x schedulers (and Optuna) on a surrogate or tables"
+    )
+    where = search.add_mutually_exclusive_group(required=True)
+    where.add_argument("--surrogate", type=Path, help="the YAHPO LCBench surrogate's folder")
+    where.add_argument(
+        "--table", type=Path, action="append", help="search among a curve table's configs; repeat"
+    )
+    search.add_argument(
+        "--task", action="append", help="surrogate task id; repeat, or 'all' (default: all)"
+    )
+    search.add_argument("--searchers", default="random,evolution,tpe,gp",
+                        help="comma-separated; NAME[TREATMENT] for a stopped-trial treatment, "
+                        "e.g. tpe[predicted] (default random,evolution,tpe,gp)")  # fmt: skip
+    search.add_argument("--schedulers", default="fifo,asha10,lcm", help="comma-separated")
+    search.add_argument("--extra", default="", help="more SEARCHER+SCHEDULER combinations")
+    search.add_argument(
+        "--peers", default="", help="'optuna' (all three) or comma-separated peer names"
+    )
+    search.add_argument("--seeds", type=int, default=10, help="seeds 0..N-1 (default 10)")
+    search.add_argument("--budget", type=int, default=50, help="full trainings (default 50)")
+    search.add_argument("--workers", type=int, default=4, help="virtual workers (default 4)")
+    search.add_argument("--jobs", type=int, default=1, help="processes (default 1)")
+    search.add_argument("--out", type=Path, default=Path("bench-search"), help="results folder")
+    search.add_argument("--quiet", action="store_true", help="no progress display")

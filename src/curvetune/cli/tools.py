@@ -9,12 +9,14 @@ from pathlib import Path
 
 from rich.console import Console
 
-from .common import UsageError
+from .common import UsageError, task_progress
 
 
 def cmd_bench(args: argparse.Namespace, console: Console) -> int:
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+    if args.bench_command == "search":
+        from .search import cmd_search
 
+        return cmd_search(args, console)
     from ..bench import output
     from ..bench import stopping as bench
 
@@ -31,14 +33,7 @@ def cmd_bench(args: argparse.Namespace, console: Console) -> int:
         f"{len(paths)} table(s) × {settings.seeds} seed(s), schedulers "
         f"{', '.join(settings.schedulers)}, at most {settings.trials} trials each"
     )
-    progress = Progress(
-        "[progress.description]{task.description}",
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=console,
-        disable=args.quiet,
-    )
+    progress = task_progress(console, args.quiet)
     with progress:
         task = progress.add_task("table × seed", total=len(paths) * settings.seeds)
         results = bench.compare(

@@ -12,19 +12,26 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
+from curvetune.searchers.cmaes import CmaEsSearcher
 from curvetune.searchers.evolution import EvolutionSearcher
 from curvetune.searchers.grid import GridSearcher
+from curvetune.searchers.model_based import GPSearcher, TPESearcher
 from curvetune.searchers.random import RandomSearcher
+from curvetune.searchers.sobol import SobolSearcher
 from curvetune.space import Space
 from curvetune.types import History
 
 __all__ = [
     "SEARCHERS",
+    "CmaEsSearcher",
     "EvolutionSearcher",
+    "GPSearcher",
     "GridSearcher",
     "NotesUnvisited",
     "RandomSearcher",
     "Searcher",
+    "SobolSearcher",
+    "TPESearcher",
     "make_searcher",
 ]
 
@@ -50,11 +57,15 @@ SEARCHERS: dict[str, type] = {
     "grid": GridSearcher,
     "random": RandomSearcher,
     "evolution": EvolutionSearcher,
+    "sobol": SobolSearcher,
+    "tpe": TPESearcher,
+    "gp": GPSearcher,
+    "cmaes": CmaEsSearcher,
 }
 
 
 def make_searcher(name: str, **options: Any) -> Searcher:
-    """Build the searcher called ``name`` ("grid", "random" or "evolution") with ``options``."""
+    """Build the searcher called ``name`` (a key of ``SEARCHERS``) with ``options``."""
     from curvetune._options import construct
 
     return construct("searcher", SEARCHERS, name, options)
