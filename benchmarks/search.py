@@ -47,7 +47,7 @@ PARTS = {
     "cmaes": dict(searchers=("cmaes",), extra=("tpe[predicted]+asha10",)),
     "gp": dict(searchers=("gp",), seeds=3),
     "tables": dict(
-        searchers=("random", "evolution", "tpe", "cmaes"), peers=tuple(PEERS), extra=VARIANTS
+        searchers=("random", "evolution", "tpe"), peers=tuple(PEERS), extra=VARIANTS
     ),
 }
 

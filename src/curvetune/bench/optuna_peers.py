@@ -37,6 +37,7 @@ import numpy as np
 from ..executors._optional import require
 from ..searchers._optuna_space import distributions, to_config
 from ..viz.data import Anytime
+from .oracles import TableOracle
 
 
 @dataclass(frozen=True)
@@ -97,7 +98,7 @@ def simulate_peer(
     from optuna.trial import TrialState
 
     dists = distributions(oracle.space)
-    table = hasattr(oracle, "resolve")
+    table = isinstance(oracle, TableOracle)
     used: set[int] = set()
     heap: list[tuple[float, int, int]] = []  # (epoch end, trial number, epoch 1-based)
     running: dict[int, tuple[Any, np.ndarray, np.ndarray]] = {}  # number -> trial, values, ends

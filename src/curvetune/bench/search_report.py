@@ -42,6 +42,12 @@ def normalized_regret(trace, trainings: float, n_epochs: int, best: float, media
     return max(0.0, best - value) / max(best - median, 1e-12)
 
 
+def _raw_regret(trace, trainings: float, n_epochs: int, best: float, median: float) -> float:
+    """Best known minus the incumbent (the median's regret before any incumbent)."""
+    value = metrics.incumbent_at(trace, trainings * n_epochs)
+    return max(0.0, best - (median if value is None else value))
+
+
 def budgets(budget: int) -> list[int]:
     """The budgets regrets are read at: 10, 20 and 50 trainings up to ``budget``, and it."""
     return sorted({b for b in BUDGETS if b <= budget} | {budget})
@@ -52,8 +58,9 @@ def curve_grid(budget: int) -> np.ndarray:
 
 
 def task_summary(task: Mapping[str, Any], budget: int) -> dict[str, Any]:
-    """Per combination: median over seeds of the normalised regret at each budget, of the
-    AUC, of the epochs used and of the final incumbent; and the median curve."""
+    """Per combination: median over seeds of the normalised regret at each budget (and of
+    the raw one, in the metric's units), of the AUC, of the epochs used and of the final
+    incumbent; and the median curve."""
     n_epochs = task["n_epochs"]
     finals = [t["best"][-1] for runs in task["traces"].values() for t in runs if t["best"]]
     best = max([task["reference"]["best"], *finals])
@@ -73,8 +80,13 @@ def task_summary(task: Mapping[str, Any], budget: int) -> dict[str, Any]:
         )
         widths = np.diff(np.log(grid))
         aucs = np.sum((curves[:, 1:] + curves[:, :-1]) / 2 * widths, axis=1) / math.log(budget)
+        raw_at = {
+            str(b): float(np.median([_raw_regret(t, b, n_epochs, best, median) for t in traces]))
+            for b in budgets(budget)
+        }
         combos[name] = {
             "regret_at_budget": at,
+            "raw_regret_at_budget": raw_at,
             "normalized_regret_auc": float(np.median(aucs)),
             "epochs": float(np.median([t.compute[-1] if t.compute else 0 for t in traces])),
             "best": float(np.median([t.best[-1] if t.best else math.nan for t in traces])),

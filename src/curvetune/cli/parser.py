@@ -61,7 +61,7 @@ def build_parser() -> argparse.ArgumentParser:
         "-o", "--output", type=Path, help="JSON file (default: DIR/pbt-schedule.json)"
     )
 
-    bench = sub.add_parser("bench", help="benchmarks on recorded learning-curve tables")
+    bench = sub.add_parser("bench", help="benchmarks on learning-curve tables and a surrogate")
     bench_sub = bench.add_subparsers(dest="bench_command", required=True, metavar="BENCHMARK")
     stopping = bench_sub.add_parser(
         "stopping", help="compare early-stopping schedulers with FIFO on curve tables"

@@ -26,6 +26,7 @@ neighbourhood twice).
 
 from __future__ import annotations
 
+import bisect
 import math
 from dataclasses import dataclass
 from typing import Literal
@@ -158,22 +159,20 @@ def predict_final(trial: Trial, metric: str, max_steps: int, complete: np.ndarra
 
 def _rung(history: History, min_results: int) -> dict[int, Observation]:
     metric, max_steps = history.metric, history.max_steps
-    trials = list(history.trials.values())
+    seen_of = [(t, _common(t, metric)) for t in history.trials.values()]
     levels = {max_steps} | {
-        t.last_step for t in trials if t.state is TrialState.STOPPED and t.last_step > 0
+        t.last_step for t, _ in seen_of if t.state is TrialState.STOPPED and t.last_step > 0
     }
-    reached = sorted(
-        (min(t.last_step, max_steps) for t in trials if _common(t, metric) in (None, RUNNING)),
-        reverse=True,
+    reached = np.sort(
+        [min(t.last_step, max_steps) for t, seen in seen_of if seen is None or seen is RUNNING]
     )
     rung = min(levels)
-    for level in sorted(levels, reverse=True):
-        if sum(1 for s in reached if s >= level) >= min_results:
+    for level in sorted(levels, reverse=True):  # the highest level enough trials reached
+        if reached.size - int(np.searchsorted(reached, level, side="left")) >= min_results:
             rung = level
             break
     out: dict[int, Observation] = {}
-    for trial in trials:
-        seen = _common(trial, metric)
+    for trial, seen in seen_of:
         if seen is not None and seen is not RUNNING:
             out[trial.id] = seen
         elif trial.last_step >= rung:
@@ -185,9 +184,15 @@ def _rung(history: History, min_results: int) -> dict[int, Observation]:
 
 
 def _value_by(trial: Trial, metric: str, step: int) -> float | None:
-    """The trial's value at the latest step it reported up to ``step``, if finite."""
-    for report in reversed(trial.reports):
-        if report.step <= step and metric in report.metrics:
-            value = report.metrics[metric]
+    """The trial's value at the latest step it reported up to ``step``, if finite (reports
+    are in step order: a binary search finds where to start looking back)."""
+    reports = trial.reports
+    for i in range(bisect.bisect_right(reports, step, key=_step) - 1, -1, -1):
+        if metric in reports[i].metrics:
+            value = reports[i].metrics[metric]
             return value if math.isfinite(value) else None
     return None
+
+
+def _step(report) -> int:
+    return report.step

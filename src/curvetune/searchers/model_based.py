@@ -82,22 +82,28 @@ class ModelSearcher:
         observations = self._observer.observe(history)
         if self.window is not None:
             observations = _newest(observations, self.window)
-        mirror = self._mirror
-        if mirror is None or mirror.token is not history.token or mirror.space != space:
-            mirror = None
-        if (
-            mirror is None
-            or self.window is not None
-            or not mirror.sync(observations, _configs(history))
-        ):
-            mirror = OptunaMirror(space, history.mode, history.token)
-            mirror.sync(observations, _configs(history))
-        self._mirror = mirror
-        from . import _optuna_samplers
+        mirror = self._mirror_of(space, history, observations)
+        from . import _optuna_samplers  # imports optuna: only once a model proposes
 
         seed = int(rng.integers(2**31 - 1))
-        sampler = _optuna_samplers.make(self.sampler, mirror.distributions, seed, self.startup)
-        return mirror.ask(sampler)
+        return mirror.ask(_optuna_samplers.make(self.sampler, mirror.distributions, seed,
+                                                self.startup))  # fmt: skip
+
+    def _mirror_of(self, space: Space, history: History, observations: dict) -> OptunaMirror:
+        """The mirror of ``observations``: the cached one updated in place when it follows
+        this History and space over every trial (no window), else a new one."""
+        mirror, configs = self._mirror, _configs(history)
+        reusable = (
+            mirror is not None
+            and self.window is None
+            and mirror.token is history.token
+            and mirror.space == space
+        )
+        if not (reusable and mirror.sync(observations, configs)):
+            mirror = OptunaMirror(space, history.mode, history.token)
+            mirror.sync(observations, configs)
+            self._mirror = mirror
+        return mirror
 
 
 class TPESearcher(ModelSearcher):
@@ -115,7 +121,7 @@ class TPESearcher(ModelSearcher):
 
 class GPSearcher(ModelSearcher):
     """Gaussian-process optimisation (Optuna's ``GPSampler``: Matern 5/2, log EI), fitted on
-    the newest ``window`` finished trials (default 100: see ``docs``)."""
+    the newest ``window`` finished trials (default 100: see ``docs/search.md``)."""
 
     __slots__ = ()
 
