@@ -46,9 +46,7 @@ PARTS = {
     # completion became a pruned observation (it had stayed "running"); the merge keeps this.
     "cmaes": dict(searchers=("cmaes",), extra=("tpe[predicted]+asha10",)),
     "gp": dict(searchers=("gp",), seeds=3),
-    "tables": dict(
-        searchers=("random", "evolution", "tpe"), peers=tuple(PEERS), extra=VARIANTS
-    ),
+    "tables": dict(searchers=("random", "evolution", "tpe"), peers=tuple(PEERS), extra=VARIANTS),
 }
 
 
