@@ -87,7 +87,7 @@ def test_pruned_sees_every_kind_of_trial():
             1: Observation("pruned", 0.15, 2),
             2: RUNNING,
             3: LEFT_OUT,
-            4: Observation("pruned", math.nan, 1),
+            4: Observation("complete", 0.4),  # diverged: the worst complete value
             5: LEFT_OUT,
             6: Observation("pruned", 0.7, 2),
             7: RUNNING,
@@ -100,6 +100,15 @@ def test_a_diverged_trial_is_pruned_at_step_1_whatever_it_reached():
     h = history(trial(0, D, [0.1, 0.2, 0.3, math.nan]))
     for treatment in STOPPED:
         assert same(Observer(treatment, 1).observe(h)[0], DIVERGED), treatment
+
+
+@pytest.mark.parametrize("mode, worst", [("max", 0.2), ("min", 0.5)])
+def test_a_diverged_trial_is_the_worst_complete_value_once_there_is_one(mode, worst):
+    # So a model that reads complete trials only (the GP) learns where training diverges.
+    h = history(trial(0, C, [0.5]), trial(1, D, [math.nan]), trial(2, C, [0.2]), max_steps=1)
+    h.mode = mode
+    for treatment in STOPPED:
+        assert Observer(treatment, 1).observe(h)[1] == Observation("complete", worst), treatment
 
 
 # ----------------------------------------------------------------------------- predicted
@@ -229,7 +238,8 @@ def test_predicted_leaves_out_and_keeps_what_pruned_does():
         trial(4, R, [0.5]),
     )
     seen = Observer("predicted", 3).observe(h)
-    assert seen[1] == LEFT_OUT and same(seen[2], DIVERGED) and seen[4] == RUNNING
+    assert seen[1] == LEFT_OUT and seen[4] == RUNNING
+    assert seen[2] == Observation("complete", 3.0)  # diverged: the worst, 3's prediction
     assert seen[3].value == pytest.approx(1.0 + 2.0, rel=1e-9)  # A's gain from step 2: 4 - 2
 
 
@@ -278,7 +288,7 @@ def test_rung_fits_on_the_highest_step_enough_trials_reached():
             5: Observation("complete", 1.3),  # running, but it reached the rung
             6: LEFT_OUT,
             7: LEFT_OUT,
-            8: DIVERGED,
+            8: Observation("complete", 0.3),  # diverged: the worst value at the rung
             9: Observation("complete", 20),  # its latest value up to step 3
         },
     )
@@ -290,7 +300,7 @@ def test_rung_falls_to_a_lower_rung_and_rises_to_the_full_budget():
     assert [low[i] for i in (0, 1, 3, 4, 5, 7, 9)] == [
         Observation("complete", v) for v in (1, 0.1, 0.7, 0.8, 1.1, 0.05, 10)
     ]
-    assert low[6] == LEFT_OUT and same(low[8], DIVERGED)
+    assert low[6] == LEFT_OUT and low[8] == Observation("complete", 0.05)
     full = rung(2)  # two trials completed: the full budget
     assert full[0] == Observation("complete", 9) and full[9] == Observation("complete", 90)
     assert [full[i] for i in (1, 2, 3, 7)] == [LEFT_OUT] * 4

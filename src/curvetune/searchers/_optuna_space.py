@@ -78,18 +78,17 @@ def _value(domain: Domain, raw: Any) -> Any:
     if isinstance(domain, Choice):
         return domain.values[int(raw)]
     if isinstance(domain, Int):
-        value = _nearest_int(domain, float(raw))
-        return value
+        return _nearest_int(domain, float(raw))
     value = min(max(float(raw), domain.low), domain.high)
     return value if domain.step is None else domain.from_unit(domain.to_unit(value))  # snapped
 
 
 def _nearest_int(domain: Int, x: float) -> int:
     """The value of ``domain`` nearest to ``x`` (on its scale: in log space if ``log``)."""
-    if domain.log:
-        lower = max(domain.low, math.floor(x))
+    if domain.log:  # low > 0, and Optuna proposes within [low, high]
+        lower = min(max(domain.low, math.floor(x)), domain.high)
         upper = min(domain.high, lower + 1)
-        if x <= 0 or lower == upper:
+        if x <= lower or lower == upper:
             return int(lower)
         return int(
             lower if math.log(x) - math.log(lower) <= math.log(upper) - math.log(x) else upper
