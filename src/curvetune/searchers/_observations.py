@@ -21,8 +21,8 @@ A trial stopped at step s is neither a full result nor nothing. Three treatments
 A diverged trial counts as complete with the worst complete value seen (before any
 trial has completed: a pruned trial whose value is NaN at step 1, the worst of the pruned),
 so that every model, the GP included, learns to avoid its region; a failed trial, or a
-config outside the space, is left out. Running trials count as running (constant liar: a model avoids proposing their
-neighbourhood twice).
+config outside the space, is left out. Running trials count as running (constant liar: a
+model avoids proposing their neighbourhood twice).
 """
 
 from __future__ import annotations
