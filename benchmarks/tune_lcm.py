@@ -8,6 +8,7 @@ seeds to keep a round under ten minutes on 2 cores.
     python benchmarks/tune_lcm.py                      # the candidates below
     python benchmarks/tune_lcm.py --seeds 20 --only lcm matched-halving
     python benchmarks/tune_lcm.py --round 2 --seeds 3 --jobs 1   # the interval rule (alpha)
+    python benchmarks/tune_lcm.py --round 3 --seeds 5            # the interval rule + confirm
 
 Candidates are LCMScheduler options over the pre-tuning base (k=3, 10 complete trainings,
 threshold 0.5, "match" prediction) or registry names; round 2's are whole option sets of
@@ -71,6 +72,22 @@ ROUND2: dict[str, dict | None] = {
 }
 
 
+# Round 3 (2026-12-02): the interval rule with ``confirm`` (a stop also needs the current
+# value to rank past the threshold), which protects the late bloomers, so the interval can
+# be bolder: larger alpha, lower thresholds.
+ROUND3: dict[str, dict | None] = {
+    "fifo": None,
+    "lcm-interval": None,
+    "lcm-interval-confirm": None,
+    "c-a0.3-t0.4": {"alpha": 0.3, "threshold": 0.4, "every": 0.05, "confirm": True},
+    "c-a0.4-t0.45": {"alpha": 0.4, "threshold": 0.45, "every": 0.05, "confirm": True},
+    "c-a0.4-t0.4": {"alpha": 0.4, "threshold": 0.4, "every": 0.05, "confirm": True},
+    "c-a0.5-t0.45": {"alpha": 0.5, "threshold": 0.45, "every": 0.05, "confirm": True},
+    "c-a0.5-t0.4": {"alpha": 0.5, "threshold": 0.4, "every": 0.05, "confirm": True},
+    "c-a0.3-t0.45-e0.1": {"alpha": 0.3, "threshold": 0.45, "confirm": True},
+}
+
+
 def register(candidates: dict[str, dict | None], base: dict) -> None:
     """Candidates with options become temporary registry presets (in this process only)."""
     for name, options in candidates.items():
@@ -93,9 +110,9 @@ def main() -> int:
     parser.add_argument("--seeds", type=int, default=10)
     parser.add_argument("--only", nargs="*", help="candidate names to run (default: all)")
     parser.add_argument("--jobs", type=int, default=2)
-    parser.add_argument("--round", type=int, choices=(1, 2), default=1)
+    parser.add_argument("--round", type=int, choices=(1, 2, 3), default=1)
     args = parser.parse_args()
-    pool_of, base = (CANDIDATES, BASE) if args.round == 1 else (ROUND2, {})
+    pool_of, base = {1: (CANDIDATES, BASE), 2: (ROUND2, {}), 3: (ROUND3, {})}[args.round]
     if not CURVES.is_dir():
         print(f"tune_lcm.py: error: no curve tables at {CURVES}", file=sys.stderr)
         return 2

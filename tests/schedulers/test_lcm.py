@@ -211,3 +211,21 @@ def test_trend_prediction_adds_the_neighbours_gain_to_the_current_value():
     assert assessment.neighbours == [1]
     assert assessment.value == pytest.approx(0.41 + 0.3)
     assert assessment.rank == 0.0  # better than both finals
+
+
+def test_confirm_needs_the_current_value_to_rank_poorly_too():
+    # Reference: five slow starters that end high, five fast starters that end low. A trial
+    # that starts like the fast ones is predicted low; its current value ranks well above
+    # the slow starters' at the check, so with confirm=True it is not stopped.
+    history = History(metric="acc", mode="max", max_steps=T)
+    for i in range(5):
+        history._put(make_trial(i, curve(0.9, speed=12.0)))  # slow, high
+    for i in range(5, 10):
+        history._put(make_trial(i, curve(0.5, speed=1.0)))  # fast, low
+    fast = make_trial(50, curve(0.5, speed=1.0)[:4], TrialState.RUNNING)
+    plain = LCMScheduler(min_complete=5, first_check=4, every=4, threshold=0.4)
+    confirming = LCMScheduler(min_complete=5, first_check=4, every=4, threshold=0.4, confirm=True)
+    assert isinstance(plain.decide(fast, history, RNG), Stop)
+    assert isinstance(confirming.decide(fast, history, RNG), Continue)
+    slow_low = make_trial(51, curve(0.3, speed=12.0)[:4], TrialState.RUNNING)  # poor either way
+    assert isinstance(confirming.decide(slow_low, history, RNG), Stop)

@@ -15,7 +15,8 @@ From the MagmaDNN/OpenDIEL research system. Two stages:
 Options go beyond the original: k > 1 with distance weighting, per-step normalisation of the
 curves (``normalize``), checks and points given as steps or fractions of the budget, the
 ablation ``predict="current"`` (rank the trial's current value among completed trainings at
-the same step instead of matching), and ``prior``: complete curves from an earlier study
+the same step instead of matching), ``confirm`` (a stop also needs that current rank past
+the threshold), and ``prior``: complete curves from an earlier study
 directory, which skip the accumulation stage. The prior is read when the scheduler is built
 and checked against the study (same metric, same budget) by ``check_study`` before the
 study's first trial, so a wrong directory costs no training (see ``priors.py``).
@@ -77,6 +78,7 @@ class LCMScheduler:
     predict: Literal["match", "trend", "current"] = "trend"
     prior: str | None = None  # a study directory whose completed curves seed the reference
     alpha: float | None = None  # stop on the optimistic (1 - alpha) conformal bound, not the point
+    confirm: bool = False  # stop only if the current value also ranks past the threshold
     _prior: PriorCurves | None = field(default=None, init=False, repr=False, compare=False)
     _calibration: Calibration | None = field(default=None, init=False, repr=False, compare=False)
     _cache: Reference = field(default=None, init=False, repr=False, compare=False)  # type: ignore[assignment]
@@ -92,6 +94,7 @@ class LCMScheduler:
         _validate.whole("lcm", "k", self.k, 1)
         _validate.one_of("lcm", "weighting", self.weighting, ("distance", "uniform"))
         _validate.flag("lcm", "normalize", self.normalize)
+        _validate.flag("lcm", "confirm", self.confirm)
         _validate.number("lcm", "threshold", self.threshold, 0, 1, low_open=True, high_open=True)
         _validate.one_of("lcm", "predict", self.predict, PREDICTIONS)
         _validate.path("lcm", "prior", self.prior, allow_none=True)
@@ -149,14 +152,13 @@ class LCMScheduler:
             return None  # nothing reported at the check: no grounds to stop
         if self.predict == "current":
             value = float(curve[step - 1])
-            population = ref.matrix[:, step - 1]
-            population = population[~np.isnan(population)]
-            rank = (
-                float(np.mean(_better(population, value, history.mode))) if population.size else 0.0
-            )
-            return Assessment(step, value, rank, int(population.size), self.predict, [], [])
+            rank, size = _current_rank(value, ref.matrix[:, step - 1], history.mode)
+            return Assessment(step, value, rank, size, self.predict, [], [])
         value, spread, rows, distances = self._match(curve, step, ref, history.max_steps)
         neighbours = [ref.neighbour(i) for i in rows]
+        if self.confirm and _current_rank(curve[step - 1], ref.matrix[:, step - 1],
+                                          history.mode)[0] <= self.threshold:  # fmt: skip
+            return Assessment(step, value, 0.0, ref.count, self.predict, neighbours, distances)
         if self.alpha is None:
             rank = ref.share_better(value, history.mode)
             return Assessment(step, value, rank, ref.count, self.predict, neighbours, distances)
@@ -251,6 +253,15 @@ def _check_steps(
     return list(range(start, max_steps, gap))
 
 
+def _current_rank(value: float, population: np.ndarray, mode: Mode) -> tuple[float, int]:
+    """The share of ``population`` (complete curves' values at one step; NaN: not reported)
+    better than ``value``, and how many values it held."""
+    population = population[~np.isnan(population)]
+    if not population.size:
+        return 0.0, 0
+    return float(np.mean(_better(population, float(value), mode))), int(population.size)
+
+
 def _better(values: np.ndarray, value: float, mode: Mode) -> np.ndarray:
     return values < value if mode == "min" else values > value
 
@@ -280,4 +291,11 @@ PRESETS: dict[str, type | tuple[type, dict[str, Any]]] = {
     # Conservative: the interval rule with a tighter bound (about 5% of the best
     # configurations stopped on the shared tables, at a median speedup above 2).
     "lcm-safe": (LCMScheduler, {"alpha": 0.2, "threshold": 0.4, "every": 0.05}),
+    # A stop needs the current value's rank to agree with the prediction's (``confirm``):
+    # fewer of the best stopped, at a little speed (benchmarks/results/stopping-confirm.md).
+    "lcm-confirm": (LCMScheduler, {"confirm": True}),
+    "lcm-interval-confirm": (
+        LCMScheduler,
+        {"alpha": 0.3, "threshold": 0.45, "every": 0.05, "confirm": True},
+    ),
 }
