@@ -258,3 +258,17 @@ def test_a_repeated_configuration_is_tried_once():
         seen.append(config["x"])
         used.add(oracle.row_of(config))
     assert sorted(seen) == [1.0, 2.0, 3.0]
+
+
+def test_null_and_non_finite_values_count_as_missing():
+    table = CurveTable(
+        name="gaps",
+        curves={"val_accuracy": np.tile(np.linspace(0.1, 0.9, 4)[:, None], (1, 3))},
+        epoch_seconds=np.ones((4, 3)),
+        configs=[{"x": 1.0, "on": True}, {"x": float("nan"), "on": False},
+                 {"x": None, "on": True}, {"x": 3.0}],
+    )  # fmt: skip
+    oracle = TableOracle(table)
+    assert oracle.space["x"] == Float(1.0, 3.0)
+    assert oracle.space["on"] == Choice((True, False))
+    assert oracle.resolve({"x": 1.0, "on": False}, set()) == {"x": 1.0, "on": False}

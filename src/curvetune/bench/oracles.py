@@ -168,7 +168,7 @@ def table_space(table: CurveTable) -> Space:
         return LCBENCH_SPACE
     params: dict[str, Any] = {}
     for name in names:
-        values = [_scalar(c[name]) for c in table.configs if c.get(name) is not None]
+        values = [_scalar(c[name]) for c in table.configs if _known(c.get(name))]
         numeric = all(isinstance(v, int | float) and not isinstance(v, bool) for v in values)
         if numeric and len(set(values)) > 1:
             low, high = min(values), max(values)
@@ -185,12 +185,18 @@ def table_space(table: CurveTable) -> Space:
 
 
 def filled(space: Space, config: Mapping[str, Any]) -> dict[str, Any]:
-    """``config`` with every parameter of ``space``: one it lacks takes its domain's lowest
-    value (the first, for a Choice); a list value becomes its JSON text."""
+    """``config`` with every parameter of ``space``: one it lacks (or holds as null or a
+    non-finite number) takes its domain's lowest value (the first, for a Choice); a list
+    value becomes its JSON text."""
     return {
-        name: _scalar(config[name]) if config.get(name) is not None else space[name].from_unit(0.0)
+        name: _scalar(config[name]) if _known(config.get(name)) else space[name].from_unit(0.0)
         for name in space.names
     }
+
+
+def _known(value: Any) -> bool:
+    """A value a domain can hold: not missing, not null, not NaN or infinite."""
+    return value is not None and not (isinstance(value, float) and not math.isfinite(value))
 
 
 def _scalar(value: Any) -> Any:
