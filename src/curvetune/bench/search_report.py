@@ -48,6 +48,11 @@ def _raw_regret(trace, trainings: float, n_epochs: int, best: float, median: flo
     return max(0.0, best - (median if value is None else value))
 
 
+def _median_or_none(values: list[float]) -> float | None:
+    """The median, or None (JSON null) when no run had a value."""
+    return float(np.median(values)) if values else None
+
+
 def budgets(budget: int) -> list[int]:
     """The budgets regrets are read at: 10, 20 and 50 trainings up to ``budget``, and it."""
     return sorted({b for b in BUDGETS if b <= budget} | {budget})
@@ -78,8 +83,12 @@ def task_summary(task: Mapping[str, Any], budget: int) -> dict[str, Any]:
         curves = np.asarray(
             [[normalized_regret(t, g, n_epochs, best, median) for g in grid] for t in traces]
         )
-        widths = np.diff(np.log(grid))
-        aucs = np.sum((curves[:, 1:] + curves[:, :-1]) / 2 * widths, axis=1) / math.log(budget)
+        if budget > 1:
+            widths = np.diff(np.log(grid))
+            aucs = np.sum((curves[:, 1:] + curves[:, :-1]) / 2 * widths, axis=1)
+            aucs = aucs / math.log(budget)
+        else:  # one training: the curve is one point
+            aucs = curves[:, -1]
         raw_at = {
             str(b): float(np.median([_raw_regret(t, b, n_epochs, best, median) for t in traces]))
             for b in budgets(budget)
@@ -89,7 +98,7 @@ def task_summary(task: Mapping[str, Any], budget: int) -> dict[str, Any]:
             "raw_regret_at_budget": raw_at,
             "normalized_regret_auc": float(np.median(aucs)),
             "epochs": float(np.median([t.compute[-1] if t.compute else 0 for t in traces])),
-            "best": float(np.median([t.best[-1] if t.best else math.nan for t in traces])),
+            "best": _median_or_none([t.best[-1] for t in traces if t.best]),
             "curve": [round(float(v), 6) for v in np.median(curves, axis=0)],
         }
     return {"best_known": best, "median": median, "combos": combos}
