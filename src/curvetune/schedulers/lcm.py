@@ -137,7 +137,11 @@ class LCMScheduler:
         checks = self._check_steps(history.max_steps)
         if trial.step in checks:
             assessment = self.assess(trial, trial.step, history)
-            if assessment is not None and assessment.rank > self.threshold:
+            if (
+                assessment is not None
+                and assessment.rank > self.threshold
+                and (not self.confirm or self._current_rank(trial, history) > self.threshold)
+            ):
                 return assessment.stop(history.metric, self.threshold)
         return Continue(_steps.next_after(trial.step, checks, history.max_steps))
 
@@ -156,9 +160,6 @@ class LCMScheduler:
             return Assessment(step, value, rank, size, self.predict, [], [])
         value, spread, rows, distances = self._match(curve, step, ref, history.max_steps)
         neighbours = [ref.neighbour(i) for i in rows]
-        if self.confirm and _current_rank(curve[step - 1], ref.matrix[:, step - 1],
-                                          history.mode)[0] <= self.threshold:  # fmt: skip
-            return Assessment(step, value, 0.0, ref.count, self.predict, neighbours, distances)
         if self.alpha is None:
             rank = ref.share_better(value, history.mode)
             return Assessment(step, value, rank, ref.count, self.predict, neighbours, distances)
@@ -168,6 +169,12 @@ class LCMScheduler:
         return Assessment(
             step, value, rank, ref.count, self.predict, neighbours, distances, optimistic
         )
+
+    def _current_rank(self, trial: Trial, history: History) -> float:
+        """The share of complete curves better than the trial at its step (``confirm``)."""
+        ref = self._cache.update(history, self._prior_for(history))
+        value = curve_row(trial, history.metric, history.max_steps)[trial.step - 1]
+        return _current_rank(value, ref.matrix[:, trial.step - 1], history.mode)[0]
 
     def _margin(self, step: int, ref: Curves, history: History) -> float:
         """The conformal margin at ``step`` (see ``_calibration``), brought up to date."""
