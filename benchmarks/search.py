@@ -7,8 +7,9 @@ README reports in parts, keeps each part's raw traces, and writes the merged rep
                                                  # stopped-trial variants) x fifo, asha10,
                                                  # lcm, and the three Optuna peers; 10 seeds
     python benchmarks/search.py --part cmaes     # ~5 min, 10 seeds
-    python benchmarks/search.py --part gp        # ~30 min: the GP on 3 seeds only (each
-                                                 # proposal costs ~0.1 s: see searcher_cost.md)
+    python benchmarks/search.py --part gp        # ~35 min: the GP on 3 seeds only (each
+                                                 # proposal costs ~0.2 s: see searcher_cost.md)
+    python benchmarks/search.py --part gp-more   # ~15 min: seeds 3..5, GP with asha10, lcm
     python benchmarks/search.py --part tables    # ~5 min: --table mode on the real table
                                                  # and the project's three tables
     python benchmarks/search.py --part report    # merge and write
@@ -46,6 +47,8 @@ PARTS = {
     # completion became a pruned observation (it had stayed "running"); the merge keeps this.
     "cmaes": dict(searchers=("cmaes",), extra=("tpe[predicted]+asha10",)),
     "gp": dict(searchers=("gp",), seeds=3),
+    # Three more seeds (3..5) for the GP with the two stopping rules the claims are made for.
+    "gp-more": dict(searchers=("gp",), schedulers=("asha10", "lcm"), seeds=3, first_seed=3),
     "tables": dict(searchers=("random", "evolution", "tpe"), peers=tuple(PEERS), extra=VARIANTS),
 }
 
@@ -79,18 +82,25 @@ def merged(out: Path, parts: list[str]) -> dict:
             if (out / f"raw-{p}.json").exists()]  # fmt: skip
     base = raws[0]
     base["settings"]["parts"] = [
-        {"searchers": r["settings"]["searchers"], "seeds": r["settings"]["seeds"],
+        {"searchers": r["settings"]["searchers"], "schedulers": r["settings"]["schedulers"],
+         "seeds": r["settings"]["seeds"], "first_seed": r["settings"].get("first_seed", 0),
          "wall_seconds": r.get("wall_seconds")}
         for r in raws
     ]  # fmt: skip
     for other in raws[1:]:
+        extends = other["settings"].get("first_seed", 0) > 0  # more seeds of what ran before
         for task, result in other["tasks"].items():
-            base["tasks"][task]["traces"].update(result["traces"])
+            traces = base["tasks"][task]["traces"]
+            for combo, runs in result["traces"].items():
+                traces[combo] = [*traces[combo], *runs] if extends else runs
     return base
 
 
 def report() -> None:
-    for name, parts in (("search", ["main", "cmaes", "gp"]), ("search-tables", ["tables"])):
+    for name, parts in (
+        ("search", ["main", "cmaes", "gp", "gp-more"]),
+        ("search-tables", ["tables"]),
+    ):
         out = RESULTS / name
         if not (out / f"raw-{parts[0]}.json").exists():
             continue

@@ -142,6 +142,7 @@ def test_oracle_objective_reports_each_step_with_its_seconds():
         ({"budget": -1}, r"--budget must be a whole number >= 1"),
         ({"workers": True}, r"--workers must be a whole number >= 1"),
         ({"seeds": 1.5}, r"--seeds must be a whole number >= 1"),
+        ({"first_seed": -1}, r"first_seed must be a whole number >= 0"),
     ],
 )
 def test_settings_refuse_bad_values_clearly(changes, message):
@@ -203,6 +204,11 @@ def test_compare_runs_every_seed_and_combination(tmp_path):
     assert raw["settings"]["sources"] == ["table:syn.npz"] and raw["settings"]["budget"] == 2
     summary = search_report.summarise(raw)
     assert set(summary["tasks"]["syn"]["combos"]) == {"random+fifo", "random+asha10"}
+    # Seeds added later (first_seed) are the seeds a longer run would have had.
+    later = SearchSettings(searchers=("random",), schedulers=("fifo", "asha10"), seeds=1,
+                           budget=2, workers=2, first_seed=1)  # fmt: skip
+    more = search.compare([f"table:{path}"], later)["tasks"]["syn"]["traces"]
+    assert more["random+asha10"] == [task["traces"]["random+asha10"][1]]
 
 
 # ----------------------------------------------------------------------------- report

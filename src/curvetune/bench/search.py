@@ -55,12 +55,15 @@ class SearchSettings:
     seeds: int = 10
     budget: int = 50
     workers: int = 4
+    first_seed: int = 0  # seeds first_seed .. first_seed + seeds - 1 (to add seeds later)
 
     def __post_init__(self) -> None:
         for name in ("seeds", "budget", "workers"):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise ValueError(f"--{name} must be a whole number >= 1, got {value!r}")
+        if not isinstance(self.first_seed, int) or self.first_seed < 0:
+            raise ValueError(f"first_seed must be a whole number >= 0, got {self.first_seed!r}")
         for name in self.searchers:
             searcher_of(name)  # the registry's error for an unknown name or treatment
         for name in self.schedulers:
@@ -179,7 +182,7 @@ def bench_task(source: str, settings: SearchSettings) -> dict[str, Any]:
     best, median = oracle.reference()
     traces: dict[str, list[dict[str, list]]] = {}
     seconds: dict[str, float] = {}
-    for seed in range(settings.seeds):
+    for seed in range(settings.first_seed, settings.first_seed + settings.seeds):
         for combo in settings.combos:
             start = time.perf_counter()
             trace = run_combo(oracle, combo, seed, settings.budget, settings.workers)
