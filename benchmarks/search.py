@@ -9,7 +9,6 @@ README reports in parts, keeps each part's raw traces, and writes the merged rep
     python benchmarks/search.py --part cmaes     # ~5 min, 10 seeds
     python benchmarks/search.py --part gp        # ~35 min: the GP on 3 seeds only (each
                                                  # proposal costs ~0.2 s: see searcher_cost.md)
-    python benchmarks/search.py --part gp-more   # ~15 min: seeds 3..5, GP with asha10, lcm
     python benchmarks/search.py --part tables    # ~5 min: --table mode on the real table
                                                  # and the project's three tables
     python benchmarks/search.py --part report    # merge and write
@@ -47,8 +46,6 @@ PARTS = {
     # completion became a pruned observation (it had stayed "running"); the merge keeps this.
     "cmaes": dict(searchers=("cmaes",), extra=("tpe[predicted]+asha10",)),
     "gp": dict(searchers=("gp",), seeds=3),
-    # Three more seeds (3..5) for the GP with the two stopping rules the claims are made for.
-    "gp-more": dict(searchers=("gp",), schedulers=("asha10", "lcm"), seeds=3, first_seed=3),
     "tables": dict(searchers=("random", "evolution", "tpe"), peers=tuple(PEERS), extra=VARIANTS),
 }
 
@@ -77,7 +74,9 @@ def run(part: str, jobs: int) -> None:
 
 def merged(out: Path, parts: list[str]) -> dict:
     """One raw comparison from the parts' traces (the settings of the first, with the
-    others' searchers, seeds and wall times noted)."""
+    others' searchers, seeds and wall times noted). A part run with ``first_seed`` > 0
+    adds seeds to the combinations it shares with earlier parts; any other part replaces
+    them."""
     raws = [json.loads((out / f"raw-{p}.json").read_text()) for p in parts
             if (out / f"raw-{p}.json").exists()]  # fmt: skip
     base = raws[0]
@@ -98,7 +97,7 @@ def merged(out: Path, parts: list[str]) -> dict:
 
 def report() -> None:
     for name, parts in (
-        ("search", ["main", "cmaes", "gp", "gp-more"]),
+        ("search", ["main", "cmaes", "gp"]),
         ("search-tables", ["tables"]),
     ):
         out = RESULTS / name
