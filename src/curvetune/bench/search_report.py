@@ -35,17 +35,19 @@ def _trace(raw: Mapping[str, list]) -> metrics.Anytime:
     return metrics.Anytime(list(raw["compute"]), list(raw["best"]))
 
 
-def normalized_regret(trace, trainings: float, n_epochs: int, best: float, median: float) -> float:
+def regrets(trace, trainings: float, n_epochs: int, best: float, median: float):
+    """(normalised, raw) regret once ``trainings`` x ``n_epochs`` epochs are used: raw is
+    the best known minus the incumbent (minus the median before any incumbent), normalised
+    divides it by best minus median (1 before any incumbent)."""
     value = metrics.incumbent_at(trace, trainings * n_epochs)
     if value is None:
-        return 1.0
-    return max(0.0, best - value) / max(best - median, 1e-12)
+        return 1.0, max(0.0, best - median)
+    raw = max(0.0, best - value)
+    return raw / max(best - median, 1e-12), raw
 
 
-def _raw_regret(trace, trainings: float, n_epochs: int, best: float, median: float) -> float:
-    """Best known minus the incumbent (the median's regret before any incumbent)."""
-    value = metrics.incumbent_at(trace, trainings * n_epochs)
-    return max(0.0, best - (median if value is None else value))
+def normalized_regret(trace, trainings: float, n_epochs: int, best: float, median: float) -> float:
+    return regrets(trace, trainings, n_epochs, best, median)[0]
 
 
 def _median_or_none(values: list[float]) -> float | None:
@@ -74,12 +76,11 @@ def task_summary(task: Mapping[str, Any], budget: int) -> dict[str, Any]:
     combos: dict[str, Any] = {}
     for name, runs in task["traces"].items():
         traces = [_trace(r) for r in runs]
-        at = {
-            str(b): float(
-                np.median([normalized_regret(t, b, n_epochs, best, median) for t in traces])
-            )
-            for b in budgets(budget)
+        pairs = {
+            str(b): [regrets(t, b, n_epochs, best, median) for t in traces] for b in budgets(budget)
         }
+        at = {b: float(np.median([n for n, _ in p])) for b, p in pairs.items()}
+        raw_at = {b: float(np.median([r for _, r in p])) for b, p in pairs.items()}
         curves = np.asarray(
             [[normalized_regret(t, g, n_epochs, best, median) for g in grid] for t in traces]
         )
@@ -89,10 +90,6 @@ def task_summary(task: Mapping[str, Any], budget: int) -> dict[str, Any]:
             aucs = aucs / math.log(budget)
         else:  # one training: the curve is one point
             aucs = curves[:, -1]
-        raw_at = {
-            str(b): float(np.median([_raw_regret(t, b, n_epochs, best, median) for t in traces]))
-            for b in budgets(budget)
-        }
         combos[name] = {
             "regret_at_budget": at,
             "raw_regret_at_budget": raw_at,

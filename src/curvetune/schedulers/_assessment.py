@@ -22,6 +22,7 @@ class Assessment:
     neighbours: list[int | dict[str, Any]]
     distances: list[float]
     optimistic: float | None = None  # the conformal bound the rank was taken of, if any
+    current_rank: float | None = None  # with ``confirm``: the current value's rank at ``step``
 
     def stop(self, metric: str, threshold: float, rule: str = "lcm") -> Stop:
         what = "value" if self.predict == "current" else "predicted final"

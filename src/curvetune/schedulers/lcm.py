@@ -140,7 +140,7 @@ class LCMScheduler:
             if (
                 assessment is not None
                 and assessment.rank > self.threshold
-                and (not self.confirm or self._current_rank(trial, history) > self.threshold)
+                and (assessment.current_rank is None or assessment.current_rank > self.threshold)
             ):
                 return assessment.stop(history.metric, self.threshold)
         return Continue(_steps.next_after(trial.step, checks, history.max_steps))
@@ -160,21 +160,21 @@ class LCMScheduler:
             return Assessment(step, value, rank, size, self.predict, [], [])
         value, spread, rows, distances = self._match(curve, step, ref, history.max_steps)
         neighbours = [ref.neighbour(i) for i in rows]
+        current = (
+            _current_rank(curve[step - 1], ref.matrix[:, step - 1], history.mode)[0]
+            if self.confirm
+            else None
+        )
+        optimistic = None
         if self.alpha is None:
             rank = ref.share_better(value, history.mode)
-            return Assessment(step, value, rank, ref.count, self.predict, neighbours, distances)
-        margin = self._margin(step, ref, history) * (spread + SPREAD_FLOOR)
-        optimistic = value + (margin if history.mode == "max" else -margin)
-        rank = ref.share_better(optimistic, history.mode) if math.isfinite(margin) else 0.0
+        else:
+            margin = self._margin(step, ref, history) * (spread + SPREAD_FLOOR)
+            optimistic = value + (margin if history.mode == "max" else -margin)
+            rank = ref.share_better(optimistic, history.mode) if math.isfinite(margin) else 0.0
         return Assessment(
-            step, value, rank, ref.count, self.predict, neighbours, distances, optimistic
+            step, value, rank, ref.count, self.predict, neighbours, distances, optimistic, current
         )
-
-    def _current_rank(self, trial: Trial, history: History) -> float:
-        """The share of complete curves better than the trial at its step (``confirm``)."""
-        ref = self._cache.update(history, self._prior_for(history))
-        value = curve_row(trial, history.metric, history.max_steps)[trial.step - 1]
-        return _current_rank(value, ref.matrix[:, trial.step - 1], history.mode)[0]
 
     def _margin(self, step: int, ref: Curves, history: History) -> float:
         """The conformal margin at ``step`` (see ``_calibration``), brought up to date."""

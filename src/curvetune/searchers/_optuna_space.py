@@ -93,7 +93,4 @@ def _nearest_int(domain: Int, x: float) -> int:
         return int(
             lower if math.log(x) - math.log(lower) <= math.log(upper) - math.log(x) else upper
         )
-    step = domain.step or 1
-    k = round((x - domain.low) / step)
-    last = (domain.from_unit(1.0) - domain.low) // step
-    return int(domain.low + min(max(k, 0), last) * step)
+    return domain.from_unit(domain.to_unit(x))  # the nearest lattice value, clamped
