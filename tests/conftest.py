@@ -127,3 +127,50 @@ def error_of(args, capsys) -> str:
     assert len(lines) == 1, captured.err
     assert "Traceback" not in captured.err
     return lines[0]
+
+
+# ------------------------------------------------------------------ searchers under test
+
+
+def curve_study(space, *, max_steps: int, seed: int = 3, directory=None) -> Study:
+    """A study of ``curvetune.testing:stateless_curve`` (metric ``accuracy``, max) over
+    ``space``: what the searcher tests run their searchers in."""
+    return Study.create(
+        objective="curvetune.testing:stateless_curve",
+        space=space,
+        metric="accuracy",
+        mode="max",
+        max_steps=max_steps,
+        seed=seed,
+        directory=directory,
+    )
+
+
+def optimize_asha(study: Study, searcher, trials: int) -> None:
+    """``trials`` trials under ASHA (some stopped early), on the sequential executor."""
+    study.optimize(
+        trials=trials, searcher=searcher, scheduler="asha", executor="sequential", progress=False
+    )
+
+
+def trial_configs(study: Study) -> list[tuple]:
+    """Every trial's (id, config, seed): what two runs of one study must agree on."""
+    return [(t.id, dict(t.config), t.seed) for t in study.history.trials.values()]
+
+
+def _quadratic(config, ctx) -> None:
+    ctx.report(ctx.until, loss=(config["x"] - 0.3) ** 2 + (config["y"] - 0.7) ** 2)
+
+
+def best_on_quadratic(searcher, seed: int, trials: int) -> float:
+    """The best loss ``searcher`` finds in ``trials`` trials on a 2-D quadratic."""
+    space = {"x": Float(-2.0, 2.0), "y": Float(-2.0, 2.0)}
+    study = Study.create(
+        objective=_quadratic, space=space, metric="loss", mode="min", max_steps=1, seed=seed
+    )
+    study.optimize(
+        trials=trials, searcher=searcher, scheduler="fifo", executor="sequential", progress=False
+    )
+    best = study.history.best()
+    assert best is not None
+    return study.history.score(best)

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from conftest import require_module
+from conftest import best_on_quadratic, curve_study, optimize_asha, require_module, trial_configs
 
 from curvetune.searchers import CmaEsSearcher, RandomSearcher, Searcher, make_searcher
 from curvetune.space import Choice, Float, Int, Space
@@ -61,25 +61,14 @@ def propose(h: History, seed: int = 5, **options: Any) -> dict[str, Any]:
 
 
 def make_study(directory=None, space: Space = SPACE) -> Study:
-    return Study.create(
-        objective="curvetune.testing:stateless_curve",
-        space=space,
-        metric="accuracy",
-        mode="max",
-        max_steps=MAX_STEPS,
-        seed=3,
-        directory=directory,
-    )
+    return curve_study(space, max_steps=MAX_STEPS, directory=directory)
 
 
 def optimize(study: Study, searcher: Any, trials: int = TRIALS) -> None:
-    study.optimize(
-        trials=trials, searcher=searcher, scheduler="asha", executor="sequential", progress=False
-    )
+    optimize_asha(study, searcher, trials)
 
 
-def configs(study: Study) -> list[tuple]:
-    return [(t.id, dict(t.config), t.seed) for t in study.history.trials.values()]
+configs = trial_configs
 
 
 class Watched:
@@ -191,16 +180,7 @@ def test_each_generation_is_told_once(monkeypatch):
         return tell(self, solutions)
 
     monkeypatch.setattr(cmaes.CMA, "tell", counting)
-    study = Study.create(
-        objective=quadratic, space=QUADRATIC, metric="loss", mode="min", max_steps=1, seed=0
-    )
-    study.optimize(
-        trials=30,
-        searcher=CmaEsSearcher(population=5),
-        scheduler="fifo",
-        executor="sequential",
-        progress=False,
-    )
+    best_on_quadratic(CmaEsSearcher(population=5), seed=0, trials=30)
     assert told == [5] * (29 // 5)  # the last proposal saw 29 finished trials
 
 
@@ -261,23 +241,9 @@ def test_the_cached_state_matches_a_fresh_replay_as_the_study_grows():
 
 # ----------------------------------------------------------------------------- quality
 
-QUADRATIC = Space({"x": Float(-2.0, 2.0), "y": Float(-2.0, 2.0)})
-
-
-def quadratic(config, ctx) -> None:
-    ctx.report(ctx.until, loss=(config["x"] - 0.3) ** 2 + (config["y"] - 0.7) ** 2)
-
 
 def best_of(searcher: Any, seed: int) -> float:
-    study = Study.create(
-        objective=quadratic, space=QUADRATIC, metric="loss", mode="min", max_steps=1, seed=seed
-    )
-    study.optimize(
-        trials=60, searcher=searcher, scheduler="fifo", executor="sequential", progress=False
-    )
-    best = study.history.best()
-    assert best is not None
-    return study.history.score(best)  # type: ignore[return-value]
+    return best_on_quadratic(searcher, seed, trials=60)
 
 
 def test_cmaes_beats_random_search_on_a_quadratic():

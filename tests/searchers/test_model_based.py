@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from conftest import require_module
+from conftest import best_on_quadratic, curve_study, optimize_asha, require_module, trial_configs
 from scipy.stats import qmc
 
 from curvetune.searchers import (
@@ -47,29 +47,11 @@ pytestmark = pytest.mark.filterwarnings("ignore::curvetune.notes.StudyNote")
 
 
 def make_study(directory=None, *, seed: int = 3) -> Study:
-    return Study.create(
-        objective="curvetune.testing:stateless_curve",
-        space=SPACE,
-        metric="accuracy",
-        mode="max",
-        max_steps=MAX_STEPS,
-        seed=seed,
-        directory=directory,
-    )
+    return curve_study(SPACE, max_steps=MAX_STEPS, seed=seed, directory=directory)
 
 
-def optimize(study: Study, searcher: Any, trials: int) -> None:
-    study.optimize(
-        trials=trials,
-        searcher=searcher,
-        scheduler="asha",
-        executor="sequential",
-        progress=False,
-    )
-
-
-def configs(study: Study) -> list[tuple]:
-    return [(t.id, dict(t.config), t.seed) for t in study.history.trials.values()]
+optimize = optimize_asha
+configs = trial_configs
 
 
 class Watched:
@@ -428,23 +410,9 @@ def test_model_searchers_start_with_sobol():
 
 # ----------------------------------------------------------------------------- (f) quality
 
-QUADRATIC = Space({"x": Float(-2.0, 2.0), "y": Float(-2.0, 2.0)})
-
-
-def quadratic(config, ctx) -> None:
-    ctx.report(ctx.until, loss=(config["x"] - 0.3) ** 2 + (config["y"] - 0.7) ** 2)
-
 
 def best_of(searcher: Any, seed: int) -> float:
-    study = Study.create(
-        objective=quadratic, space=QUADRATIC, metric="loss", mode="min", max_steps=1, seed=seed
-    )
-    study.optimize(
-        trials=40, searcher=searcher, scheduler="fifo", executor="sequential", progress=False
-    )
-    best = study.history.best()
-    assert best is not None
-    return study.history.score(best)  # type: ignore[return-value]
+    return best_on_quadratic(searcher, seed, trials=40)
 
 
 def test_tpe_beats_random_search_on_a_quadratic():
