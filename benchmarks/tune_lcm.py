@@ -9,6 +9,7 @@ seeds to keep a round under ten minutes on 2 cores.
     python benchmarks/tune_lcm.py --seeds 20 --only lcm matched-halving
     python benchmarks/tune_lcm.py --round 2 --seeds 3 --jobs 1   # the interval rule (alpha)
     python benchmarks/tune_lcm.py --round 3 --seeds 5            # the interval rule + confirm
+    python benchmarks/tune_lcm.py --round 4 --seeds 10           # protect the top (--workers 1|4)
 
 Candidates are LCMScheduler options over the pre-tuning base (k=3, 10 complete trainings,
 threshold 0.5, "match" prediction) or registry names; round 2's are whole option sets of
@@ -88,6 +89,22 @@ ROUND3: dict[str, dict | None] = {
 }
 
 
+# Round 4 (2026-12-02): protect the top instead of the median. A false stop is a stop of a
+# top configuration, so the bound to test is "could this trial still end among the best":
+# a more optimistic bound (small alpha) against a low threshold (the share of completed
+# trainings better than it).
+ROUND4: dict[str, dict | None] = {
+    "fifo": None,
+    "lcm-interval-confirm": None,
+    **{
+        f"p-a{a}-t{t}": {"alpha": a, "threshold": t, "every": 0.05}
+        for a, t in ((0.1, 0.2), (0.1, 0.3), (0.2, 0.2), (0.2, 0.3), (0.05, 0.15), (0.3, 0.3))
+    },
+    "p-a0.2-t0.3-c": {"alpha": 0.2, "threshold": 0.3, "every": 0.05, "confirm": True},
+    "p-a0.1-t0.2-c": {"alpha": 0.1, "threshold": 0.2, "every": 0.05, "confirm": True},
+}
+
+
 def register(candidates: dict[str, dict | None], base: dict) -> None:
     """Candidates with options become temporary registry presets (in this process only)."""
     for name, options in candidates.items():
@@ -110,9 +127,10 @@ def main() -> int:
     parser.add_argument("--seeds", type=int, default=10)
     parser.add_argument("--only", nargs="*", help="candidate names to run (default: all)")
     parser.add_argument("--jobs", type=int, default=2)
-    parser.add_argument("--round", type=int, choices=(1, 2, 3), default=1)
+    parser.add_argument("--round", type=int, choices=(1, 2, 3, 4), default=1)
+    parser.add_argument("--workers", type=int, default=4)
     args = parser.parse_args()
-    pool_of, base = {1: (CANDIDATES, BASE), 2: (ROUND2, {}), 3: (ROUND3, {})}[args.round]
+    pool_of, base = {1: (CANDIDATES, BASE), 2: (ROUND2, {}), 3: (ROUND3, {}), 4: (ROUND4, {})}[args.round]
     if not CURVES.is_dir():
         print(f"tune_lcm.py: error: no curve tables at {CURVES}", file=sys.stderr)
         return 2
@@ -123,7 +141,7 @@ def main() -> int:
     }
     register(candidates, base)
     names = tuple(scheduler_name(n, o) for n, o in candidates.items())
-    settings = Settings(schedulers=names, seeds=args.seeds, trials=200, workers=4)
+    settings = Settings(schedulers=names, seeds=args.seeds, trials=200, workers=args.workers)
     tables = sorted(str(p) for p in CURVES.glob("lcbench-yahpo-*.npz"))
     # fork: the workers inherit the temporary presets registered above.
     with multiprocessing.get_context("fork").Pool(args.jobs) as pool:
