@@ -154,7 +154,14 @@ def decision_times(n: int = 10_000, steps: int = 50, repeats: int = 50) -> dict:
     for i in range(n):
         history._put(trial(i, rng.uniform(0.5, 1), rng.uniform(2, 10), steps, TrialState.COMPLETED))
     out = {}
-    for name, step in (("lcm", 25), ("asha", 1), ("median", 5)):
+    schedulers = (
+        ("lcm", 25),
+        ("lcm-confirm", 25),
+        ("lcm-interval-confirm", 26),
+        ("asha", 1),
+        ("median", 5),
+    )
+    for name, step in schedulers:
         scheduler = make_scheduler(name)
         running = trial(n, 0.7, 5.0, step)
         history._put(running)

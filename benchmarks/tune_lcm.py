@@ -130,7 +130,8 @@ def main() -> int:
     parser.add_argument("--round", type=int, choices=(1, 2, 3, 4), default=1)
     parser.add_argument("--workers", type=int, default=4)
     args = parser.parse_args()
-    pool_of, base = {1: (CANDIDATES, BASE), 2: (ROUND2, {}), 3: (ROUND3, {}), 4: (ROUND4, {})}[args.round]
+    rounds = {1: (CANDIDATES, BASE), 2: (ROUND2, {}), 3: (ROUND3, {}), 4: (ROUND4, {})}
+    pool_of, base = rounds[args.round]
     if not CURVES.is_dir():
         print(f"tune_lcm.py: error: no curve tables at {CURVES}", file=sys.stderr)
         return 2

@@ -26,8 +26,11 @@ name = "random"              # grid | random | evolution, plus its options
 name = "fifo"                # plus its options, e.g. segment = 1
 
 [executor]
-name = "local"               # local | sequential | mpi | dask
+name = "local"               # local | sequential | mpi | dask | batched
 workers = 2
+# batch = 16                    # batched: segments of up to 16 trials trained in one call
+# device = "auto"               # batched: auto | cpu | cuda | cuda:N
+# over = "local"                # batched: the engine the batches run on
 # address = "tcp://HOST:8786"   # dask: join this scheduler instead of starting a cluster
 # segment_timeout = 600         # seconds; a segment still running then counts as lost
 ```
@@ -42,7 +45,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .executors import check_executor
+from .executors import Batching, check_executor
 from .schedulers import Scheduler, make_scheduler
 from .searchers import Searcher, make_searcher
 from .space import Space
@@ -68,6 +71,9 @@ SECTIONS: dict[str, dict[str, type | tuple[type, ...]]] = {
         "max_retries": int,
         "address": object,
         "segment_timeout": (int, float),
+        "batch": object,
+        "device": object,
+        "over": object,
     },
 }
 REQUIRED = {"study": ("objective", "metric"), "budget": ("trials", "steps")}
@@ -97,6 +103,7 @@ class StudyFile:
     max_retries: int = 2
     address: str | None = None
     segment_timeout: float | None = None
+    batching: Batching | None = None  # the batched executor's settings (None: not batched)
 
 
 def load_study_file(path: str | Path) -> StudyFile:
@@ -168,8 +175,9 @@ def _parse(path: Path, data: Mapping[str, Any]) -> StudyFile:
     executor = data.get("executor", {})
     name = executor.get("name", "local")
     workers, address = executor.get("workers"), executor.get("address")
+    batching = _batching(executor)
     with _section(path, "executor"):
-        check_executor(name, workers=workers, address=address)
+        check_executor(name, workers=workers, address=address, batching=batching)
     segment_timeout = executor.get("segment_timeout")
     if segment_timeout is not None and not segment_timeout > 0:
         raise ConfigError(
@@ -196,7 +204,14 @@ def _parse(path: Path, data: Mapping[str, Any]) -> StudyFile:
         max_retries=executor.get("max_retries", 2),
         address=address,
         segment_timeout=segment_timeout,
+        batching=batching,
     )
+
+
+def _batching(executor: Mapping[str, Any]) -> Batching | None:
+    """The batched executor's settings the [executor] table names (None if it names none)."""
+    given = {key: executor[key] for key in ("batch", "device", "over") if key in executor}
+    return Batching(**given) if given else None
 
 
 @contextlib.contextmanager

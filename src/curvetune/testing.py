@@ -11,11 +11,11 @@ import math
 import os
 import signal
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from .worker import SegmentContext
+from .worker import DivergedError, SegmentContext
 
 
 def noop(config: Mapping[str, Any], ctx: SegmentContext) -> None:
@@ -145,3 +145,43 @@ def sgd_quadratic(config: Mapping[str, Any], ctx: SegmentContext) -> None:
     if ctx.checkpoint_out is not None:
         os.makedirs(ctx.checkpoint_out, exist_ok=True)
         _write_json(Path(ctx.checkpoint_out) / "w.json", {"w": w})
+
+
+class BatchedSynthetic:
+    """``synthetic`` with a batched entry (``curvetune.batching.Batched``): configs with the
+    same ``shape`` (default 0) share a batch. Each member trains as ``synthetic`` does and
+    its checkpoint's ``state.json`` also records the size of every batch it was trained in
+    (``batches``) and the device it was given, so tests can see what was batched."""
+
+    def __call__(self, config: Mapping[str, Any], ctx: SegmentContext) -> None:
+        synthetic(config, ctx)
+        self._note(ctx, 1, "alone")
+
+    def batch_key(self, config: Mapping[str, Any]) -> Any:
+        return config.get("shape", 0)
+
+    def train_batch(
+        self, configs: Sequence[Mapping[str, Any]], contexts: Sequence[SegmentContext], device: str
+    ) -> None:
+        for config, ctx in zip(configs, contexts, strict=True):
+            try:
+                synthetic(config, ctx)
+            except DivergedError:
+                continue  # that member leaves the batch; the others go on
+            self._note(ctx, len(contexts), device)
+
+    @staticmethod
+    def _note(ctx: SegmentContext, size: int, device: str) -> None:
+        if ctx.checkpoint_out is None:
+            return
+        path = Path(ctx.checkpoint_out) / "state.json"
+        state = json.loads(path.read_text())
+        before = {}
+        if ctx.checkpoint_in is not None:
+            before = json.loads((Path(ctx.checkpoint_in) / "state.json").read_text())
+        state["batches"] = [*before.get("batches", []), size]
+        state["device"] = device
+        _write_json(path, state)
+
+
+batched_synthetic = BatchedSynthetic()

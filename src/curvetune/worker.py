@@ -96,7 +96,16 @@ def run_segment(
         status, error = "error", traceback.format_exc()
         tree = None if ctx.checkpoint_out is None else str(Path(ctx.checkpoint_out).parents[1])
         if tree is not None and is_unwritable_disk(exc, tree):
-            status, error = "unwritable", _one_line(exc, ctx.checkpoint_out)
+            status, error = "unwritable", unwritable_line(exc, ctx.checkpoint_out)
+    return segment_result(ctx, status, error, time.perf_counter() - began)
+
+
+def segment_result(
+    ctx: SegmentContext, status: SegmentStatus, error: str, seconds: float
+) -> SegmentResult:
+    """The ``SegmentResult`` of a segment that ended with ``status``: the checkpoint it
+    names is ``ctx.checkpoint_out`` only when the segment succeeded and saved something
+    there (a failed segment's half-written directory is removed, never used)."""
     checkpoint = ctx.checkpoint_out
     if checkpoint is not None and (status != "ok" or not _has_files(checkpoint)):
         if status != "ok":
@@ -110,7 +119,7 @@ def run_segment(
         status=status,
         checkpoint=checkpoint,
         error=error,
-        seconds=time.perf_counter() - began,
+        seconds=seconds,
     )
 
 
@@ -152,7 +161,7 @@ def _under(filename: object, root: str | None) -> bool:
         return False
 
 
-def _one_line(exc: BaseException, checkpoint_out: str) -> str:
+def unwritable_line(exc: BaseException, checkpoint_out: str) -> str:
     """What could not be written, how much room is left, and what the disk said."""
     refusal = _disk_refusal(exc, None) or exc
     first = (str(refusal).strip().splitlines() or [type(refusal).__name__])[0]

@@ -17,6 +17,7 @@ import pytest
 from conftest import one_error_line, write_study
 
 from curvetune.cli import build_parser, main
+from curvetune.executors import Batching
 from curvetune.space import Float
 from curvetune.study import Study
 
@@ -268,13 +269,28 @@ def test_a_bool_for_a_number_in_a_study_file_is_one_line_naming_the_section(tmp_
 @pytest.mark.parametrize(
     ("name", "options", "expected"),
     [
-        ("ray", {}, "executor: unknown name 'ray'; allowed: local, sequential, mpi, dask"),
+        ("ray", {}, "executor: unknown name 'ray'; allowed: local, sequential, mpi, dask, batched"),
         ("local", {"workers": 0}, "executor: workers must be a whole number >= 1, got 0"),
         ("local", {"workers": True}, "executor: workers must be a whole number >= 1, got True"),
         ("local", {"workers": "2"}, "executor: workers must be a whole number >= 1, got '2'"),
         (
             "sequential",
             {"address": "tcp://h:8786"},
+            "executor: an address is for the dask executor, not 'sequential'",
+        ),
+        (
+            "batched",
+            {"batching": Batching(over="batched")},
+            "executor: over must be one of local, sequential, mpi, dask, got 'batched'",
+        ),
+        (
+            "batched",
+            {"batching": Batching(device=0)},
+            "executor: device must be a non-empty string, got 0",
+        ),
+        (
+            "batched",
+            {"batching": Batching(over="sequential"), "address": "tcp://h:8786"},
             "executor: an address is for the dask executor, not 'sequential'",
         ),
     ],

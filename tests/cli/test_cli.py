@@ -101,15 +101,21 @@ def test_objective_attribute_that_does_not_exist_is_refused_up_front(tmp_path, c
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("executor", ["local", pytest.param("mpi", marks=pytest.mark.mpi)])
+@pytest.mark.parametrize(
+    "executor", ["local", "batched", pytest.param("mpi", marks=pytest.mark.mpi)]
+)
 def test_kill_9_then_rerun_finishes_exact_budget(tmp_path, executor):
     """`kill -9` of the controller mid-study, then the same command: exactly the budgeted
     trials, no finished trial lost or re-run, interrupted trials continue from checkpoints.
-    Under MPI the controller is rank 0, and losing it ends the whole job."""
-    trials, steps = 6, 5
+    Under MPI the controller is rank 0, and losing it ends the whole job. Batched: batches
+    of three members on two local workers, killed with batches in flight."""
+    trials, steps = (8 if executor == "batched" else 6), 5  # batched: 6 run in lockstep
     path, directory = write_study(
         tmp_path, trials=trials, steps=steps, sleep=0.15, executor=executor
     )
+    if executor == "batched":
+        text = path.read_text().replace("testing:synthetic", "testing:batched_synthetic")
+        path.write_text(text + "batch = 3\n")
     command = [sys.executable, "-m", "curvetune", "run", str(path), "--quiet"]
     if executor == "mpi":
         require_module("mpi4py")
@@ -119,7 +125,7 @@ def test_kill_9_then_rerun_finishes_exact_budget(tmp_path, executor):
     try:
         _wait_until(lambda: _progress(directory)[0] >= 2 and _progress(directory)[1], timeout=60)
     finally:
-        os.kill(proc.pid if executor == "local" else _rank_0(proc.pid), signal.SIGKILL)
+        os.kill(proc.pid if executor != "mpi" else _rank_0(proc.pid), signal.SIGKILL)
         proc.wait(timeout=60)
     before = Study.load(directory)
     done_before = {t.id: t for t in before.history.trials.values() if t.state.finished}
@@ -147,6 +153,8 @@ def test_kill_9_then_rerun_finishes_exact_budget(tmp_path, executor):
     for trial_id in history.trials:
         state = json.loads((after.checkpoints.dir_for(trial_id, steps) / "state.json").read_text())
         assert state["trained"] == list(range(1, steps + 1))  # no step skipped or repeated
+        if executor == "batched":
+            assert max(state["batches"]) > 1  # trained with others
 
 
 def _rank_0(launcher: int) -> int:

@@ -17,8 +17,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     run = sub.add_parser("run", help="run a study file (continues it if already started)")
     run.add_argument("study", type=Path, help="the study's TOML file")
-    run.add_argument("--executor", help="override [executor] name: local | sequential | mpi | dask")
+    run.add_argument(
+        "--executor", help="override [executor] name: local | sequential | mpi | dask | batched"
+    )
     run.add_argument("--workers", type=int, help="override [executor] workers")
+    run.add_argument("--batch", type=int, help="batched: override [executor] batch")
+    run.add_argument("--device", help="batched: override [executor] device (auto|cpu|cuda)")
     run.add_argument("--address", help="dask: join the scheduler at tcp://HOST:8786")
     run.add_argument(
         "--segment-timeout",

@@ -31,14 +31,31 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
     name = args.executor or plan.executor
     workers = args.workers if args.workers is not None else plan.workers
     address = args.address or plan.address
+    batching = _batching(plan.batching, args)
     try:  # the file's settings passed; these may come from the command line
-        check_executor(name, workers=workers, address=address)
+        check_executor(name, workers=workers, address=address, batching=batching)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
-    with open_executor(name, workers=workers, address=address) as executor:
+    with open_executor(name, workers=workers, address=address, batching=batching) as executor:
         if executor is None:
             return 0  # an MPI rank that served segments until rank 0 was done
         return _run_study(plan, args, executor, console)
+
+
+def _batching(planned, args: argparse.Namespace):
+    """The file's batched-executor settings with ``--batch`` and ``--device`` on top."""
+    from dataclasses import replace
+
+    from ..executors import Batching
+
+    if args.batch is None and args.device is None:
+        return planned
+    batching = planned or Batching()
+    if args.batch is not None:
+        batching = replace(batching, batch=args.batch)
+    if args.device is not None:
+        batching = replace(batching, device=args.device)
+    return batching
 
 
 def _run_study(plan, args: argparse.Namespace, executor, console: Console) -> int:

@@ -11,6 +11,7 @@ import contextlib
 import os
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from .. import _validate
@@ -70,13 +71,49 @@ EXECUTORS: dict[str, Builder] = {
 TAKES_ADDRESS = frozenset({"dask"})
 """The executors that can join a running scheduler at an ``address``."""
 
+BATCHED = "batched"
+"""The executor that trains segments of several trials in one call (``batched.py``), over
+one of ``EXECUTORS`` (``over``, default local); its own settings are ``batch`` (members per
+call, default 16) and ``device`` ("auto", "cpu", "cuda", "cuda:N"; default auto)."""
 
-def check_executor(name: str, *, workers: int | None = None, address: str | None = None) -> None:
+
+@dataclass(frozen=True)
+class Batching:
+    """The batched executor's settings: members per call, their device, the engine below."""
+
+    batch: int = 16
+    device: str = "auto"
+    over: str = "local"
+
+
+def check_executor(
+    name: str,
+    *,
+    workers: int | None = None,
+    address: str | None = None,
+    batching: Batching | None = None,
+) -> None:
     """Refuse settings no executor could take, with one line, before anything is started:
     the one place the rules live (``make_executor``, study files and the CLI all use it)."""
     _validate.text("executor", "name", name)
+    if name == BATCHED:
+        batching = batching or Batching()
+        _validate.whole("executor", "batch", batching.batch, 1)
+        from .batched import check_device
+
+        check_device(batching.device)
+        _validate.text("executor", "over", batching.over)
+        if batching.over not in EXECUTORS:
+            allowed = ", ".join(EXECUTORS)
+            raise ValueError(f"executor: over must be one of {allowed}, got {batching.over!r}")
+        name = batching.over  # the rest is the engine's
+    elif batching is not None and batching != Batching():
+        raise ValueError(
+            f"executor: batch, device and over are for the batched executor, not {name!r}"
+        )
     if name not in EXECUTORS:
-        raise ValueError(f"executor: unknown name {name!r}; allowed: {', '.join(EXECUTORS)}")
+        allowed = ", ".join((*EXECUTORS, BATCHED))
+        raise ValueError(f"executor: unknown name {name!r}; allowed: {allowed}")
     if workers is not None:  # None: the executor's own default
         _validate.whole("executor", "workers", workers, 1)
 
@@ -88,31 +125,54 @@ def check_executor(name: str, *, workers: int | None = None, address: str | None
 
 
 def make_executor(
-    name: str = "local", *, workers: int | None = None, address: str | None = None
+    name: str = "local",
+    *,
+    workers: int | None = None,
+    address: str | None = None,
+    batching: Batching | None = None,
 ) -> Executor:
     """Build an executor by name: "local" (process pool, default), "sequential", "dask"
-    (a local cluster, or the scheduler at ``address``) or "mpi" (spawned ranks; under
-    mpiexec use ``open_executor``, which lets the other ranks serve)."""
-    check_executor(name, workers=workers, address=address)
+    (a local cluster, or the scheduler at ``address``), "mpi" (spawned ranks; under
+    mpiexec use ``open_executor``, which lets the other ranks serve) or "batched" (segments
+    of several trials in one call, over the engine ``batching.over``)."""
+    check_executor(name, workers=workers, address=address, batching=batching)
+    if name == BATCHED:
+        batching = batching or Batching()
+        return _batched(make_executor(batching.over, workers=workers, address=address), batching)
     return EXECUTORS[name](workers, address)
+
+
+def _batched(inner: Executor, batching: Batching) -> Executor:
+    from .batched import BatchedExecutor
+
+    return BatchedExecutor(inner, batch=batching.batch, device=batching.device)
 
 
 @contextlib.contextmanager
 def open_executor(
-    name: str = "local", *, workers: int | None = None, address: str | None = None
+    name: str = "local",
+    *,
+    workers: int | None = None,
+    address: str | None = None,
+    batching: Batching | None = None,
 ) -> Iterator[Executor | None]:
     """An executor for the length of a ``with`` block, shut down at its end.
 
     Yields ``None`` on the MPI ranks that serve segments (under mpiexec every rank runs the
     same program; only the one that gets an executor opens the study).
     """
-    if name == "mpi":
+    check_executor(name, workers=workers, address=address, batching=batching)
+    engine = (batching or Batching()).over if name == BATCHED else name
+    if engine == "mpi":
         from .mpi import mpi_session
 
         with mpi_session(workers) as executor:
-            yield executor
+            if executor is None or name != BATCHED:
+                yield executor
+            else:
+                yield _batched(executor, batching or Batching())
         return
-    executor = make_executor(name, workers=workers, address=address)
+    executor = make_executor(name, workers=workers, address=address, batching=batching)
     try:
         yield executor
     finally:
@@ -134,8 +194,10 @@ def make_or_keep(executor: str | Executor, workers: int | None = None) -> Iterat
 
 
 __all__ = [
+    "BATCHED",
     "EXECUTORS",
     "TAKES_ADDRESS",
+    "Batching",
     "Executor",
     "MissingExtraError",
     "check_executor",
