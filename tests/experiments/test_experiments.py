@@ -132,3 +132,34 @@ def test_the_studies_run_on_the_planned_workers(module, tmp_path, monkeypatch):
     with pytest.raises(Stopped):
         experiment.run_experiment(tmp_path, plan, log=lambda line: None)
     assert seen == [("local", 3)]
+
+
+@pytest.mark.slow
+def test_pbt_lr_batched_gives_the_verdicts_of_one_member_per_segment(tmp_path, one_thread):
+    documents = {}
+    for executor in ("sequential", "batched"):
+        out = tmp_path / executor
+        argv = ["experiment", "pbt-lr", "--quick", "--executor", executor, "--out", str(out)]
+        assert main(argv) == 0
+        documents[executor] = json.loads((out / "results.json").read_text())
+    alone, together = (documents[e]["per_seed"][0] for e in ("sequential", "batched"))
+    assert together["pbt"]["exploits"] == alone["pbt"]["exploits"]
+    for got, want in zip(together["pbt"]["members"], alone["pbt"]["members"], strict=True):
+        assert got["val_accuracy"] == pytest.approx(want["val_accuracy"], abs=1e-3)
+    best = {e: d["summary"]["best_final_accuracy"] for e, d in documents.items()}
+    for method, value in best["sequential"].items():  # PBT, random and step decay alike
+        assert best["batched"][method]["mean"] == pytest.approx(value["mean"], abs=1e-3)
+
+
+def test_a_batched_setup_splits_the_members_over_the_workers():
+    from curvetune.executors.batched import BatchedExecutor
+    from curvetune.experiments import Setup, executor_for
+
+    assert Setup().with_executor(None) == Setup()
+    with pytest.raises(ValueError, match="executor must be one of local, sequential, batched"):
+        Setup().with_executor("ray")
+    with executor_for(Setup().with_executor("batched"), 16) as executor:
+        assert isinstance(executor, BatchedExecutor)
+        assert (executor.batch, executor.workers) == (8, 16)
+    with executor_for(Setup(), 16) as executor:
+        assert executor == "local"

@@ -586,7 +586,9 @@ def test_trainable_reports_the_scheduled_rate(
     def rebuilt(*args: Any, **kwargs: Any) -> Schedule:
         raise AssertionError("lr_at rebuilt the schedule inside the training loop")
 
-    monkeypatch.setattr(mnist, "schedule_from_config", rebuilt)
+    from curvetune.models import training  # where lr_at lives
+
+    monkeypatch.setattr(training, "schedule_from_config", rebuilt)
     reports = run(STEPPED, make_ctx(tmp_path, "a", until=3))
     # Step k trains iterations 10(k-1) .. 10k-1 and reports the rate its last one used.
     seen = [(r.step, r.metrics["iteration"], r.metrics["lr"]) for r in reports]

@@ -103,6 +103,12 @@ def build_parser() -> argparse.ArgumentParser:
     experiment.add_argument(
         "--workers", type=int, help="segments run at once (default 2; quick: 1, in process)"
     )
+    experiment.add_argument(
+        "--executor",
+        choices=("local", "sequential", "batched"),
+        help="where the training runs (default local; quick: sequential); batched: each "
+        "worker trains its share of the members in one pass",
+    )
 
     dashboard = sub.add_parser("dashboard", help="a live, read-only web page of a study")
     dashboard.add_argument("directory", type=Path, help=STUDY_DIR)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from dataclasses import replace
 from pathlib import Path
 
 from rich.console import Console
@@ -68,6 +69,7 @@ def cmd_experiment(args: argparse.Namespace, console: Console) -> int:
         plan = experiment.make_plan(
             quick=args.quick, seeds=args.seeds, steps=args.steps, workers=args.workers
         )
+        plan = replace(plan, setup=plan.setup.with_executor(args.executor))
     else:
         from ..experiments import pbt_lr as experiment
 
@@ -78,6 +80,7 @@ def cmd_experiment(args: argparse.Namespace, console: Console) -> int:
             population=args.population,
             workers=args.workers,
         )
+        plan = replace(plan, setup=plan.setup.with_executor(args.executor))
     document = experiment.run_experiment(out, plan, log=console.print)
     console.print_json(json.dumps(document["summary"]))
     console.print(f"wrote {out / 'results.json'} and {len(document['figures'])} figure(s)")

@@ -10,10 +10,11 @@ run record, and writing JSON. Nothing here imports torch; the trainable runs in 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,7 @@ from typing import Any
 from ..types import Trial
 
 OBJECTIVE = "curvetune.models.mnist:train"
+EXECUTORS = ("local", "sequential", "batched")  # what an experiment may run on
 METRIC = "val_accuracy"
 
 
@@ -53,6 +55,17 @@ class Setup:
             executor="sequential",
             workers=1,
         )
+
+    def with_executor(self, executor: str | None) -> Setup:
+        """This setup run on ``executor`` ("local", "sequential" or "batched"; None: as it
+        is). The batched executor trains the members of a study in batches of
+        ``ceil(members / workers)`` on the worker processes (``executor_for``)."""
+        if executor is None:
+            return self
+        if executor not in EXECUTORS:
+            allowed = ", ".join(EXECUTORS)
+            raise ValueError(f"executor must be one of {allowed}, got {executor!r}")
+        return replace(self, executor=executor)
 
     def with_workers(self, workers: int | None) -> Setup:
         """This setup run by ``workers`` segments at once (None: as it is). More than one
@@ -135,5 +148,20 @@ def write_json(path: Path, document: Mapping[str, Any]) -> Path:
 
 def pin_worker_threads(executor: str) -> None:
     """One torch thread per worker process for the process pool (no oversubscription)."""
-    if executor == "local":
+    if executor in ("local", "batched"):
         os.environ.setdefault("CURVETUNE_THREADS", "1")
+
+
+@contextlib.contextmanager
+def executor_for(setup: Setup, members: int) -> Iterator[Any]:
+    """What ``Study.optimize`` gets as ``executor`` for a study of ``members`` trials: the
+    setup's executor name, or for "batched" a batched executor over the local processes
+    whose batches split the members evenly over the workers (shut down at the end)."""
+    if setup.executor != "batched":
+        yield setup.executor
+        return
+    from ..executors import Batching, open_executor
+
+    batching = Batching(batch=math.ceil(members / setup.workers))
+    with open_executor("batched", workers=setup.workers, batching=batching) as executor:
+        yield executor

@@ -14,7 +14,16 @@ from pathlib import Path
 from typing import Any
 
 from ..space import Choice
-from . import METRIC, OBJECTIVE, Setup, log_spaced, mean_std, pin_worker_threads, run_record
+from . import (
+    METRIC,
+    OBJECTIVE,
+    Setup,
+    executor_for,
+    log_spaced,
+    mean_std,
+    pin_worker_threads,
+    run_record,
+)
 from . import write_json as _write_json
 
 SCHEDULES = ("constant", "step")
@@ -64,14 +73,16 @@ def run_seed(plan: Plan, seed: int, directory: Path) -> list[dict[str, Any]]:
         directory=directory,
     )
     try:
-        history = study.optimize(
-            progress=False,
-            trials=len(plan.lrs) * len(SCHEDULES),
-            searcher="grid",
-            scheduler="fifo",
-            executor=setup.executor,
-            workers=setup.workers,
-        )
+        trials = len(plan.lrs) * len(SCHEDULES)
+        with executor_for(setup, trials) as executor:
+            history = study.optimize(
+                progress=False,
+                trials=trials,
+                searcher="grid",
+                scheduler="fifo",
+                executor=executor,
+                workers=setup.workers,
+            )
         runs = []
         for trial in history.trials.values():
             record = run_record(trial, setup.steps)

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from ..space import Float
-from . import METRIC, OBJECTIVE, run_record
+from . import METRIC, OBJECTIVE, executor_for, run_record
 from .pbt_lr_plan import LR_RANGE, MUTABLE_RANGE, Plan
 
 # ----------------------------------------------------------------------------- timing
@@ -88,13 +88,13 @@ def run_pbt(plan: Plan, seed: int, directory: Path) -> dict[str, Any]:
     timer = CloneTimer()
     try:
         begin, cpu = time.perf_counter(), time.process_time()
-        with timer.active():
+        with timer.active(), executor_for(setup, plan.population) as executor:
             history = study.optimize(
                 progress=False,
                 trials=plan.population,
                 searcher="random",
                 scheduler=scheduler,
-                executor=setup.executor,
+                executor=executor,
                 workers=setup.workers,
             )
         wall = time.perf_counter() - begin
@@ -187,14 +187,15 @@ def run_baseline(plan: Plan, seed: int, directory: Path, method: str) -> list[di
         fixed.update(schedule="step", decay=setup.decay, decay_every=setup.decay_every)
     study = _study(plan, seed, directory, fixed)
     try:
-        history = study.optimize(
-            progress=False,
-            trials=plan.population,
-            searcher="random",
-            scheduler="fifo",
-            executor=setup.executor,
-            workers=setup.workers,
-        )
+        with executor_for(setup, plan.population) as executor:
+            history = study.optimize(
+                progress=False,
+                trials=plan.population,
+                searcher="random",
+                scheduler="fifo",
+                executor=executor,
+                workers=setup.workers,
+            )
         return [
             {**run_record(t, setup.steps), "lr0": t.config["lr"]} for t in history.trials.values()
         ]

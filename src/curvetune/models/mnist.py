@@ -40,6 +40,9 @@ resumed metrics are bit-identical.
 
 Set the environment variable ``CURVETUNE_THREADS`` to pin torch's intra-op thread count.
 
+``train.batch_key`` and ``train.train_batch`` (``curvetune.batching.Batched``, built in
+``curvetune.models.population``) train the segments of several trials as one population.
+
 ``train.check_config(config)`` checks one trial's config and ``train.check_study(fixed,
 space)`` a whole study's settings (a schedule key that no schedule the study can choose
 reads is refused: ``gamma`` with ``schedule = "step"``); both raise ``ValueError`` with one
@@ -55,7 +58,6 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -64,17 +66,18 @@ from ..worker import SegmentContext
 from .device import apply_thread_env, device_tensors, resolve_device
 from .networks import CHECKPOINT_FORMAT as CHECKPOINT_FORMAT
 from .networks import Position, build_model, build_optimizer, load_checkpoint, save_checkpoint
-from .schedule_config import schedule_from_config
-from .schedules import Schedule
+from .population import batch_key, train_batch
 from .settings import ARCHS as ARCHS
-from .settings import DEFAULTS, Settings, check_study, parse_config
+from .settings import DEFAULTS as DEFAULTS
 from .settings import DEVICES as DEVICES
 from .settings import KEYS as KEYS
 from .settings import OPTIMIZERS as OPTIMIZERS
-
-STATE_FILE = "state.pt"
-EVAL_BATCH = 4096  # validation batch size: large, since no gradients are kept
-
+from .settings import Settings, check_study, parse_config
+from .training import EVAL_BATCH as EVAL_BATCH
+from .training import STATE_FILE as STATE_FILE
+from .training import epoch_permutation as epoch_permutation
+from .training import evaluate as evaluate
+from .training import lr_at as lr_at
 
 # ----------------------------------------------------------------------------- the objective
 
@@ -215,51 +218,10 @@ class _Loop:
         return perm
 
 
-# ----------------------------------------------------------------------------- pure helpers
-
-
-def lr_at(config: Mapping[str, Any], iteration: int, schedule: Schedule | None = None) -> float:
-    """The learning rate for (0-based) global ``iteration``: the one place schedules hook in.
-
-    ``schedule`` is the one ``parse_config`` built from ``config`` for the segment
-    (``Settings.schedule``); the training loop passes it, as it calls this every iteration.
-    Without it the schedule is built from ``config`` here (keys: see
-    ``curvetune.models.schedule_config.schedule_from_config``; ``lr`` defaults to 0.05),
-    which is fine for a one-off question but too slow per iteration. ``iteration`` counts from
-    the start of the run, not of the segment, so decays continue across segments and resume
-    exactly.
-    """
-    if schedule is None:
-        schedule = schedule_from_config(config, default_lr=DEFAULTS["lr"])
-    return schedule.lr(iteration)
-
-
-def epoch_permutation(seed: int, epoch: int, n: int) -> np.ndarray:
-    """The order in which epoch ``epoch`` visits ``n`` examples, fixed by ``(seed, epoch)``.
-
-    Depends on nothing else, so a resumed run can recompute it for any epoch.
-    """
-    rng = np.random.default_rng([int(seed) % 2**64, int(epoch)])
-    return rng.permutation(n)
-
-
-@torch.no_grad()
-def evaluate(
-    model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int = EVAL_BATCH
-) -> tuple[float, float]:
-    """Mean cross-entropy and accuracy of ``model`` over all of ``(x, y)``."""
-    model.eval()
-    loss_sum = torch.zeros((), dtype=torch.float64, device=x.device)
-    correct = torch.zeros((), dtype=torch.int64, device=x.device)
-    for begin in range(0, x.shape[0], batch_size):
-        logits = model(x[begin : begin + batch_size])
-        target = y[begin : begin + batch_size]
-        loss_sum += F.cross_entropy(logits, target, reduction="sum")
-        correct += (logits.argmax(dim=1) == target).sum()
-    count = max(x.shape[0], 1)
-    return loss_sum.item() / count, correct.item() / count
-
-
 # Studies check up front: each trial's config, and the fixed settings with the space.
 train.check_config = check_config  # type: ignore[attr-defined]
 train.check_study = check_study  # type: ignore[attr-defined]
+
+# Segments of several trials train together (curvetune.batching.Batched).
+train.batch_key = batch_key  # type: ignore[attr-defined]
+train.train_batch = train_batch  # type: ignore[attr-defined]
