@@ -16,7 +16,7 @@ median over repeats. Controller CPU (``time.process_time`` of this process) is r
 beside the wall time. The members' final accuracies are compared too (the two paths train
 the same members and must agree).
 
-    python benchmarks/population.py                 # P = 4, 16, 64; 3 repeats
+    python benchmarks/population.py                 # P = 4, 16, 64; 5 repeats
     python benchmarks/population.py --quick         # 1 repeat
     python benchmarks/population.py --device cuda   # the same table on a GPU
 
@@ -47,7 +47,9 @@ MODES = ("per-process", "batched")
 
 def run_population(population: int, mode: str, executor, settings: argparse.Namespace) -> dict:
     """One study of ``population`` members; its wall and controller CPU seconds."""
-    fixed = {"arch": "mlp", "hidden": 128, "optimizer": "sgd", "batch_size": 32}
+    fixed = {"arch": settings.arch, "optimizer": "sgd", "batch_size": 32}
+    if settings.arch == "mlp":
+        fixed["hidden"] = settings.hidden
     fixed["device"] = settings.device
     if settings.max_train is not None:
         fixed["max_train"] = settings.max_train
@@ -130,8 +132,15 @@ def summarise(runs: list[dict], populations: list[int]) -> list[dict]:
 
 def markdown(rows: list[dict], settings: argparse.Namespace, seconds: float, device: str) -> str:
     command = "python benchmarks/population.py" + (" --quick" if settings.quick else "")
-    if settings.device != "cpu":
-        command += f" --device {settings.device}"
+    for flag, value, default in (
+        ("--device", settings.device, "cpu"),
+        ("--arch", settings.arch, "mlp"),
+        ("--hidden", settings.hidden, 128),
+    ):
+        if value != default:
+            command += f" {flag} {value}"
+    if settings.population != [4, 16, 64]:
+        command += " --population " + " ".join(map(str, settings.population))
     lines = [
         "# A population in one pass: batched against one member per process",
         "",
@@ -139,7 +148,7 @@ def markdown(rows: list[dict], settings: argparse.Namespace, seconds: float, dev
         f"{os.cpu_count()} cores, device {device}, Python {platform.python_version()}; "
         f"{settings.repeats} repeat(s), interleaved, {seconds:.0f} s in all.",
         "",
-        f"Each study: P members of the reference MLP (bundled MNIST, 128 units, SGD, batch 32; "
+        f"Each study: P members of {network_words(settings)} (bundled MNIST, SGD, batch 32; "
         f"lr in [0.005, 0.2] log-uniform and momentum in [0, 0.5], the same members for both "
         "executors), "
         f"{settings.epochs} epoch(s) each"
@@ -168,17 +177,27 @@ def markdown(rows: list[dict], settings: argparse.Namespace, seconds: float, dev
     return "\n".join(lines) + "\n"
 
 
+def network_words(settings: argparse.Namespace) -> str:
+    if settings.arch == "cnn":
+        return "the CNN"
+    if settings.hidden == 128:
+        return "the reference MLP (128 units a layer)"
+    return f"the MLP with {settings.hidden} units a layer"
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--population", type=int, nargs="+", default=[4, 16, 64])
     parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
-    parser.add_argument("--quick", action="store_true", help="1 repeat (default 3)")
+    parser.add_argument("--quick", action="store_true", help="1 repeat (default 5)")
     parser.add_argument("--repeats", type=int, default=None)
     parser.add_argument("--epochs", type=int, default=1)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--arch", choices=("mlp", "cnn"), default="mlp")
+    parser.add_argument("--hidden", type=int, default=128, help="MLP widths (default 128)")
     parser.add_argument("--out", type=Path, default=RESULTS)
     settings = parser.parse_args()
-    settings.repeats = settings.repeats or (1 if settings.quick else 3)
+    settings.repeats = settings.repeats or (1 if settings.quick else 5)
     settings.max_train = None
     if settings.device == "cuda":
         import torch

@@ -167,3 +167,44 @@ def test_a_hung_segment_on_mpi_is_retried_on_another_rank(tmp_path):
     assert all(t.state is TrialState.COMPLETED for t in study.history.trials.values())
     assert len(study.history) == 2 and len(list((tmp_path / "m").iterdir())) == 2
     study.close()
+
+
+def _batched_study(tmp_path, over: str):
+    """The CLI's small study on the batched executor over ``over``, batches of two."""
+    path, directory = write_study(tmp_path, executor="batched")
+    text = path.read_text().replace("testing:synthetic", "testing:batched_synthetic")
+    path.write_text(text + f'over = "{over}"\nbatch = 2\n')
+    return path, directory
+
+
+@pytest.mark.dask
+@pytest.mark.slow
+def test_batches_run_on_dask_workers(tmp_path):
+    require_module("distributed")
+    path, directory = _batched_study(tmp_path, "dask")
+    study = _run_cli([sys.executable, "-m", "curvetune", "run", str(path), "--quiet"], directory)
+    assert _batch_sizes(study) == {2}
+    study.close()
+
+
+@pytest.mark.mpi
+@pytest.mark.slow
+def test_batches_run_on_mpi_ranks(tmp_path):
+    require_module("mpi4py")
+    path, directory = _batched_study(tmp_path, "mpi")
+    run = [sys.executable, "-m", "curvetune", "run", str(path), "--quiet"]
+    study = _run_cli([mpiexec(), "-n", "3", *run], directory)
+    assert _batch_sizes(study) == {2}
+    study.close()
+
+
+def _batch_sizes(study) -> set[int]:
+    """The sizes of the batches every trial's last checkpoint says it was trained in."""
+    import json
+
+    steps = study.spec.max_steps
+    states = [
+        json.loads((study.checkpoints.dir_for(t, steps) / "state.json").read_text())
+        for t in study.history.trials
+    ]
+    return {size for state in states for size in state["batches"]}

@@ -116,6 +116,20 @@ def test_a_diverging_member_leaves_the_batch_and_changes_no_other(tmp_path: Path
         assert_same_curve(list(results[i].reports), alone)
 
 
+def test_the_cnn_on_a_cpu_trains_its_members_one_after_another_in_the_call(
+    tmp_path: Path,
+) -> None:
+    # Through vmap the CNN was slower on a CPU than alone (0.8x, docs/population.md):
+    # the MNIST entry trains its members alone there, with the batch's semantics.
+    cnn = {"arch": "cnn", "max_train": 256, "device": "cpu"}
+    configs = [{**cnn, "lr": lr} for lr in (0.05, 1e9)]
+    contexts = [context(tmp_path, f"b{i}", seed=i + 1, until=1) for i in range(2)]
+    results = run_batch(train, configs, contexts, "cpu")
+    assert [r.status for r in results] == ["ok", "diverged"]
+    alone = one_member(configs[0], context(tmp_path, "a0", seed=1, until=1))
+    assert list(results[0].reports) == alone  # the same code path: equal to the bit
+
+
 def test_a_member_stopped_between_segments_leaves_the_others_unchanged(tmp_path: Path) -> None:
     configs = [
         {**SMALL, "lr": 0.05 * (i + 1), "momentum": 0.3 * i, "weight_decay": 1e-3 * i}

@@ -54,7 +54,7 @@ device, the thread count and the data on the device come from ``curvetune.models
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -62,11 +62,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..worker import SegmentContext
+from ..worker import DivergedError, SegmentContext
 from .device import apply_thread_env, device_tensors, resolve_device
 from .networks import CHECKPOINT_FORMAT as CHECKPOINT_FORMAT
 from .networks import Position, build_model, build_optimizer, load_checkpoint, save_checkpoint
-from .population import batch_key, train_batch
+from .population import batch_device, batch_key, check_batch, stacks, train_batch
 from .settings import ARCHS as ARCHS
 from .settings import DEFAULTS as DEFAULTS
 from .settings import DEVICES as DEVICES
@@ -222,6 +222,25 @@ class _Loop:
 train.check_config = check_config  # type: ignore[attr-defined]
 train.check_study = check_study  # type: ignore[attr-defined]
 
+
+def train_stacked_or_alone(
+    configs: Sequence[Mapping[str, Any]], contexts: Sequence[SegmentContext], device: str
+) -> None:
+    """The batched entry (``curvetune.batching.Batched``): the members stacked
+    (``population.train_batch``), except on a CPU for a network with no stacked form (the
+    CNN), whose members train one after another in this call: through ``vmap`` on a CPU
+    they trained at 0.8x the speed of one member per process (``docs/population.md``)."""
+    settings = check_batch(configs, contexts)
+    if not settings or batch_device(settings[0], device).type == "cuda" or stacks(settings[0]):
+        train_batch(configs, contexts, device)
+        return
+    for config, ctx in zip(configs, contexts, strict=True):
+        try:
+            train({**config, "device": "cpu"}, ctx)
+        except DivergedError:
+            continue  # that member leaves the batch; the others go on
+
+
 # Segments of several trials train together (curvetune.batching.Batched).
 train.batch_key = batch_key  # type: ignore[attr-defined]
-train.train_batch = train_batch  # type: ignore[attr-defined]
+train.train_batch = train_stacked_or_alone  # type: ignore[attr-defined]

@@ -40,7 +40,7 @@ from .networks import (
 )
 from .settings import Settings, parse_config
 from .stacked import StackedAdam, StackedSGD
-from .stacked_net import stacked_net
+from .stacked_net import StackedMLP, stacked_net
 from .training import EVAL_BATCH, STATE_FILE, epoch_permutation, lr_at
 
 CPU_PASS = 8
@@ -62,15 +62,13 @@ def _key(s: Settings) -> tuple:
     return (*fixed, s.max_train, s.data, s.device)
 
 
-def train_batch(
-    configs: Sequence[Mapping[str, Any]], contexts: Sequence[SegmentContext], device: str
-) -> None:
-    """Train each member ``i`` from ``contexts[i].start`` to ``contexts[i].until`` on
-    ``device`` (a config's own ``device`` wins over it unless None or "auto")."""
+def check_batch(
+    configs: Sequence[Mapping[str, Any]], contexts: Sequence[SegmentContext]
+) -> list[Settings]:
+    """The members' settings; a ``ValueError`` (one line) unless they can share a batch:
+    as many configs as contexts, one ``batch_key``, one step range."""
     if len(configs) != len(contexts):
         raise ValueError(f"train_batch got {len(configs)} configs but {len(contexts)} contexts")
-    if not configs:
-        return
     settings = [parse_config(config) for config in configs]
     if len({_key(s) for s in settings}) > 1:
         raise ValueError(
@@ -84,9 +82,31 @@ def train_batch(
             + ", ".join(f"{a}->{b}" for a, b in ranges)
             + "); a batch trains one range"
         )
+    return settings
+
+
+def batch_device(settings: Settings, device: str) -> torch.device:
+    """Where a batch runs: the executor's ``device``, unless the config names its own."""
+    return resolve_device(device if settings.device == "auto" else settings.device)
+
+
+def stacks(settings: Settings) -> bool:
+    """Whether the network has a stacked form cheaper than a loop on a CPU (the MLP)."""
+    with torch.device("meta"):
+        return StackedMLP.fits(network(settings))
+
+
+def train_batch(
+    configs: Sequence[Mapping[str, Any]], contexts: Sequence[SegmentContext], device: str
+) -> None:
+    """Train each member ``i`` from ``contexts[i].start`` to ``contexts[i].until`` on
+    ``device`` (a config's own ``device`` wins over it unless None or "auto")."""
+    settings = check_batch(configs, contexts)
+    if not configs:
+        return
     apply_thread_env()
     first = settings[0]
-    dev = resolve_device(device if first.device == "auto" else first.device)
+    dev = batch_device(first, device)
     train_x, train_y, val_x, val_y = device_tensors(first.data, str(dev))
     if first.max_train is not None:
         train_x, train_y = train_x[: first.max_train], train_y[: first.max_train]
@@ -103,7 +123,7 @@ def train_batch(
             model, optimizer, pos = build_model(s, ctx.seed).to(dev), None, Position()
         key = (pos.iteration, pos.epoch, pos.offset)
         groups.setdefault(key, []).append((config, s, ctx, model, optimizer))
-    start, until = ranges[0]
+    start, until = contexts[0].start, contexts[0].until
     width = len(configs) if dev.type == "cuda" else CPU_PASS
     for (iteration, epoch, offset), members in groups.items():  # equal positions train together
         for begin in range(0, len(members), width):
