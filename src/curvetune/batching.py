@@ -93,8 +93,8 @@ def run_batch(
     """Run one batch of segments and give each member its own ``SegmentResult``.
 
     What runs on a worker (it pickles, like ``run_segment``). ``device`` is resolved here,
-    in the worker, for the batch's ``slot`` (``pick_device``). Each member is charged an
-    equal share of the batch's seconds.
+    in the worker (``pick_device``: the GPU of this worker, first chosen by ``slot``).
+    Each member is charged an equal share of the batch's seconds.
     """
     began = time.perf_counter()
     failure: Exception | None = None
@@ -131,17 +131,37 @@ def divergence(ctx: SegmentContext) -> str:
     return ""
 
 
-def pick_device(device: str, slot: int = 0) -> str:
-    """The torch device a batch in ``slot`` runs on, as this worker sees its GPUs:
-    ``"auto"``: GPU ``slot % count`` when CUDA is available, else ``"cpu"``; ``"cuda"``: the
-    same GPU, and an error without one; anything else (``"cpu"``, ``"cuda:N"``) as named.
-    torch is imported only for ``auto`` and ``cuda``."""
-    if device not in ("auto", "cuda"):
-        return device
-    import torch
+class DeviceChoice:
+    """Which GPU this worker process trains on: the one its first batch's slot named, kept
+    for the life of the process, so each worker uses one device and holds one CUDA
+    context. (The batches in flight hold slots 0, 1, ...; a pool of W idle workers takes
+    its first W batches one each, so W workers spread over the GPUs.)"""
 
-    if not torch.cuda.is_available():
-        if device == "cuda":
-            raise ValueError("executor device is 'cuda' but this worker sees no CUDA device")
-        return "cpu"
-    return f"cuda:{slot % torch.cuda.device_count()}"
+    def __init__(self) -> None:
+        self._gpu: int | None = None
+
+    def pick(self, device: str, slot: int = 0) -> str:
+        """The torch device a batch in ``slot`` runs on, as this worker sees its GPUs:
+        ``"auto"``: this worker's GPU when CUDA is available, else ``"cpu"``; ``"cuda"``:
+        the same GPU, and an error without one; anything else (``"cpu"``, ``"cuda:N"``) as
+        named. torch is imported only for ``auto`` and ``cuda``."""
+        if device not in ("auto", "cuda"):
+            return device
+        import torch
+
+        if not torch.cuda.is_available():
+            if device == "cuda":
+                raise ValueError("executor device is 'cuda' but this worker sees no CUDA device")
+            return "cpu"
+        if self._gpu is None:
+            self._gpu = slot % torch.cuda.device_count()
+        return f"cuda:{self._gpu}"
+
+
+WORKER_DEVICE = DeviceChoice()
+"""This process's choice (a worker process runs the batches of one executor)."""
+
+
+def pick_device(device: str, slot: int = 0) -> str:
+    """``WORKER_DEVICE.pick``: the device this worker process trains a batch on."""
+    return WORKER_DEVICE.pick(device, slot)

@@ -191,3 +191,20 @@ def test_study_files_and_the_cli_take_the_batched_settings(tmp_path, capsys):
     assert all(t.state is TrialState.COMPLETED for t in study.history.trials.values())
     assert _batches(study, 0, study.spec.max_steps)[-1] == 2
     study.close()
+
+
+def test_each_worker_keeps_the_gpu_its_first_batch_was_given(monkeypatch):
+    import torch
+
+    from curvetune.batching import DeviceChoice
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
+    first, second = DeviceChoice(), DeviceChoice()  # two worker processes
+    assert [first.pick("auto", 0), second.pick("auto", 1)] == ["cuda:0", "cuda:1"]
+    assert [first.pick("auto", 1), second.pick("cuda", 0)] == ["cuda:0", "cuda:1"]
+    assert first.pick("cuda:1", 0) == "cuda:1" and first.pick("cpu", 1) == "cpu"
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert DeviceChoice().pick("auto", 3) == "cpu"
+    with pytest.raises(ValueError, match="sees no CUDA device"):
+        DeviceChoice().pick("cuda", 0)

@@ -12,10 +12,11 @@ own ``SegmentResult``: the controller, the schedulers and the store do not chang
 ``None`` key, a function other than ``run_segment``) pass straight to the inner executor.
 
 Devices: each batch in flight holds a *slot* (0, 1, ... up to the inner executor's
-workers), and runs on ``device`` resolved in the worker for that slot: ``"auto"`` is the
-GPU ``slot % count`` when the worker sees CUDA, else the CPU, so local workers spread over
-the visible GPUs; ``"cuda"`` the same but refuses a worker without one; ``"cpu"`` or
-``"cuda:N"`` as named. Under MPI or Dask each worker resolves ``"auto"`` against the GPUs it
+workers), and runs on ``device`` resolved in the worker (``batching.pick_device``):
+``"auto"`` is, for a worker that sees CUDA, the GPU ``slot % count`` of its first batch,
+kept for the life of the process (one device per worker), else the CPU, so local workers
+spread over the visible GPUs; ``"cuda"`` the same but refuses a worker without one;
+``"cpu"`` or ``"cuda:N"`` as named. Under MPI or Dask each worker resolves ``"auto"`` against the GPUs it
 sees (give each rank its own with ``CUDA_VISIBLE_DEVICES``, see ``docs/population.md``).
 """
 
