@@ -19,18 +19,16 @@ nothing different. Each member still reports, checkpoints and diverges on its ow
 * every member saves into its own ``ctx.checkpoint_out``, in the format the one-member
   entry reads, so a member may resume alone or in another batch, and PBT's exploit copies
   one member's checkpoint as it copies any trial's;
-* an exception out of ``train_batch`` concerns the whole batch: every member that had not
-  diverged ends with it (as an error, or as ``unwritable`` when the disk refused its
-  checkpoint).
+* an exception out of ``train_batch`` ends the batch: every member that had not diverged
+  is then trained again on its own, through the ordinary entry, so only a member at fault
+  fails (as an error, or as ``unwritable`` when the disk refused its checkpoint).
 """
 
 from __future__ import annotations
 
 import math
 import time
-import traceback
 from collections.abc import Hashable, Mapping, Sequence
-from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 from .worker import (
@@ -38,11 +36,9 @@ from .worker import (
     Objective,
     SegmentContext,
     SegmentResult,
-    SegmentStatus,
-    is_unwritable_disk,
     load_objective,
+    run_segment,
     segment_result,
-    unwritable_line,
 )
 
 
@@ -94,32 +90,36 @@ def run_batch(
 
     What runs on a worker (it pickles, like ``run_segment``). ``device`` is resolved here,
     in the worker (``pick_device``: the GPU of this worker, first chosen by ``slot``).
-    Each member is charged an equal share of the batch's seconds.
+    Each member is charged an equal share of the batch's seconds. When the batch raises
+    (one member's unreadable checkpoint, a device out of memory), the members that had not
+    diverged are trained again one by one through the ordinary entry, so only a member at
+    fault ends with the error and the others go on.
     """
     began = time.perf_counter()
-    failure: Exception | None = None
-    trace = ""
     try:
         entry = batched_entry(objective)
         if entry is None:
             raise TypeError(f"objective {objective!r} has no batched entry (train_batch)")
         entry.train_batch(configs, contexts, pick_device(device, slot))
-    except Exception as exc:  # the whole batch ended: each member says how
-        failure, trace = exc, traceback.format_exc()
+    except Exception:  # the whole batch ended: each member alone, as run_segment runs it
+        return [
+            _alone(objective, config, ctx) for config, ctx in zip(configs, contexts, strict=True)
+        ]
     share = (time.perf_counter() - began) / max(len(contexts), 1)
     results = []
     for ctx in contexts:
-        status: SegmentStatus = "ok"
         error = divergence(ctx)
-        if error:
-            status = "diverged"
-        elif failure is not None:
-            status, error = "error", trace
-            tree = None if ctx.checkpoint_out is None else str(Path(ctx.checkpoint_out).parents[1])
-            if tree is not None and is_unwritable_disk(failure, tree):
-                status, error = "unwritable", unwritable_line(failure, ctx.checkpoint_out)
-        results.append(segment_result(ctx, status, error, share))
+        results.append(segment_result(ctx, "diverged" if error else "ok", error, share))
     return results
+
+
+def _alone(objective: Objective | str, config: Mapping[str, Any], ctx: SegmentContext):
+    """A member of a failed batch: diverged as it was, or its segment run on its own."""
+    error = divergence(ctx)
+    if error:
+        return segment_result(ctx, "diverged", error, 0.0)
+    ctx.reports.clear()  # what it reported inside the failed batch does not count
+    return run_segment(objective, config, ctx)
 
 
 def divergence(ctx: SegmentContext) -> str:

@@ -96,7 +96,7 @@ def run_segment(
         status, error = "error", traceback.format_exc()
         tree = None if ctx.checkpoint_out is None else str(Path(ctx.checkpoint_out).parents[1])
         if tree is not None and is_unwritable_disk(exc, tree):
-            status, error = "unwritable", unwritable_line(exc, ctx.checkpoint_out)
+            status, error = "unwritable", _one_line(exc, ctx.checkpoint_out)
     return segment_result(ctx, status, error, time.perf_counter() - began)
 
 
@@ -161,7 +161,7 @@ def _under(filename: object, root: str | None) -> bool:
         return False
 
 
-def unwritable_line(exc: BaseException, checkpoint_out: str) -> str:
+def _one_line(exc: BaseException, checkpoint_out: str) -> str:
     """What could not be written, how much room is left, and what the disk said."""
     refusal = _disk_refusal(exc, None) or exc
     first = (str(refusal).strip().splitlines() or [type(refusal).__name__])[0]

@@ -22,7 +22,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--workers", type=int, help="override [executor] workers")
     run.add_argument("--batch", type=int, help="batched: override [executor] batch")
-    run.add_argument("--device", help="batched: override [executor] device (auto|cpu|cuda)")
+    run.add_argument("--device", help="batched: override [executor] device (auto|cpu|cuda|cuda:N)")
     run.add_argument("--address", help="dask: join the scheduler at tcp://HOST:8786")
     run.add_argument(
         "--segment-timeout",

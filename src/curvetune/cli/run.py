@@ -5,10 +5,12 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 from rich.console import Console
 
+from ..executors import Batching
 from ..types import TrialState
 from .common import EXIT_NO_RESULT, UsageError, print_best
 
@@ -42,12 +44,8 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
         return _run_study(plan, args, executor, console)
 
 
-def _batching(planned, args: argparse.Namespace):
+def _batching(planned: Batching | None, args: argparse.Namespace) -> Batching | None:
     """The file's batched-executor settings with ``--batch`` and ``--device`` on top."""
-    from dataclasses import replace
-
-    from ..executors import Batching
-
     if args.batch is None and args.device is None:
         return planned
     batching = planned or Batching()

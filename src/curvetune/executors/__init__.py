@@ -107,7 +107,7 @@ def check_executor(
             allowed = ", ".join(EXECUTORS)
             raise ValueError(f"executor: over must be one of {allowed}, got {batching.over!r}")
         name = batching.over  # the rest is the engine's
-    elif batching is not None and batching != Batching():
+    elif batching is not None:
         raise ValueError(
             f"executor: batch, device and over are for the batched executor, not {name!r}"
         )
@@ -169,8 +169,12 @@ def open_executor(
         with mpi_session(workers) as executor:
             if executor is None or name != BATCHED:
                 yield executor
-            else:
-                yield _batched(executor, batching or Batching())
+                return
+            batched = _batched(executor, batching or Batching())
+            try:
+                yield batched
+            finally:
+                batched.release()  # the session shuts the ranks down
         return
     executor = make_executor(name, workers=workers, address=address, batching=batching)
     try:

@@ -16,17 +16,23 @@ workers), and runs on ``device`` resolved in the worker (``batching.pick_device`
 ``"auto"`` is, for a worker that sees CUDA, the GPU ``slot % count`` of its first batch,
 kept for the life of the process (one device per worker), else the CPU, so local workers
 spread over the visible GPUs; ``"cuda"`` the same but refuses a worker without one;
-``"cpu"`` or ``"cuda:N"`` as named. Under MPI or Dask each worker resolves ``"auto"`` against the GPUs it
-sees (give each rank its own with ``CUDA_VISIBLE_DEVICES``, see ``docs/population.md``).
+``"cpu"`` or ``"cuda:N"`` as named. Under MPI or Dask each worker resolves ``"auto"``
+against the GPUs it sees (give each its own: ``docs/distributed.md``).
+
+Losses: a batch the engine loses (its worker died, a Dask ``KilledWorker``) fails each
+member's future with one shared ``BatchLost``, a ``BrokenExecutor``, so the controller's
+ledger charges the members one retry in all; and each of those trials runs its next segment
+alone, so a member that kills its worker (or hangs: ``abandon``) is soon charged on its
+own. ``segment_timeout`` counts from each member's submission and so must allow for a
+whole batch's segment.
 """
 
 from __future__ import annotations
 
-import contextlib
 import threading
 import time
 from collections.abc import Callable, Hashable
-from concurrent.futures import Future, InvalidStateError
+from concurrent.futures import BrokenExecutor, Future
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -48,6 +54,11 @@ def check_device(device: str) -> None:
     if device in DEVICES or (device.startswith("cuda:") and device[5:].isdigit()):
         return
     raise ValueError(f"executor: device must be auto, cpu, cuda or cuda:N, got {device!r}")
+
+
+class BatchLost(BrokenExecutor):
+    """A batch the engine lost; every member's future fails with the same one (its cause:
+    the engine's own error), so the members share the loss."""
 
 
 @dataclass
@@ -79,11 +90,14 @@ class BatchedExecutor:
         self.linger = linger
         self.workers = inner.workers * batch
         self.same_host = runs_on_this_host(inner)  # see ``hooks.SameHost``
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # what follows, but never held across inner calls
+        self._sending = threading.Lock()  # one send at a time (inner.submit may not be safe)
         self._groups: dict[Hashable, _Group] = {}
         self._slots: dict[Future, int] = {}  # batch in flight -> its device slot
-        self._reserved: set[int] = set()  # slots of batches being submitted
         self._batch_of: dict[Future, Future] = {}  # member future -> its batch's future
+        self._trials_of: dict[Future, list[int]] = {}  # batch in flight -> its trials
+        self._alone: set[int] = set()  # trials whose next segment runs unbatched
+        self._losses: dict[int, BatchLost] = {}  # id(engine error) -> the shared loss
         self._timer: threading.Timer | None = None
         self._inner_idle = inner.idle if isinstance(inner, Idling) else None
         self.batches = 0  # batches sent (for benchmarks and tests)
@@ -95,6 +109,11 @@ class BatchedExecutor:
         if key is None:
             return self.inner.submit(fn, *args)
         objective, config, ctx = args
+        with self._lock:
+            alone = ctx.trial_id in self._alone
+            self._alone.discard(ctx.trial_id)
+        if alone:  # its last batch was lost: this segment runs on its own
+            return self.inner.submit(fn, *args)
         future: Future = Future()
         full = None
         with self._lock:
@@ -129,13 +148,17 @@ class BatchedExecutor:
             self._send(group)
 
     def abandon(self, future: Future) -> None:
-        """Stop the batch a hung segment runs in (its other members are lost with it)."""
+        """Stop the batch a hung segment runs in; its members (the hung one among them) run
+        their next segments alone."""
         with self._lock:
             batch = self._batch_of.get(future)
+            self._alone.update(self._trials_of.get(batch, ()))
         if batch is not None and isinstance(self.inner, Abandoning):
             self.inner.abandon(batch)
 
-    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+    def release(self) -> None:
+        """Stop the timer and cancel every segment still held back (the inner executor is
+        its owner's to shut down)."""
         with self._lock:
             if self._timer is not None:
                 self._timer.cancel()
@@ -143,6 +166,9 @@ class BatchedExecutor:
         for group in groups:
             for _, _, future in group.members:
                 future.cancel()
+
+    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+        self.release()
         self.inner.shutdown(wait=wait, cancel_futures=cancel_futures)
 
     # ----------------------------------------------------------------- batching
@@ -154,54 +180,77 @@ class BatchedExecutor:
         entry = batched_entry(objective)
         if entry is None:
             return None
-        key = entry.batch_key(config)
+        try:
+            key = entry.batch_key(config)
+        except Exception:  # a bad config: its segment runs alone and fails there, as it would
+            return None
         if key is None:
             return None
         return (objective, key, ctx.start, ctx.until)
 
     def _send(self, group: _Group) -> None:
-        """Submit one group as a batch, in the lowest device slot no batch holds. Not under
-        the lock: an inner executor may run the batch (and its callback) inside submit."""
-        configs = [config for config, _, _ in group.members]
-        contexts = [ctx for _, ctx, _ in group.members]
-        members = [future for _, _, future in group.members]
-        with self._lock:
-            held = {*self._slots.values(), *self._reserved}
-            slot = min(set(range(len(held) + 1)) - held)
-            self._reserved.add(slot)
-        try:
-            batch = self.inner.submit(
-                run_batch, group.objective, configs, contexts, self.device, slot
-            )
-        finally:
+        """Submit one group as a batch, in the lowest device slot no batch holds; members
+        cancelled while held back are left out. One send at a time, not under ``_lock``: an
+        inner executor may run the batch (and its callback) inside submit."""
+        members = [m for m in group.members if m[2].set_running_or_notify_cancel()]
+        if not members:
+            return
+        futures = [future for _, _, future in members]
+        with self._sending:
             with self._lock:
-                self._reserved.discard(slot)
-        with self._lock:  # recorded before the callback that forgets it can run
-            self.batches += 1
-            self._slots[batch] = slot
-            for future in members:
-                self._batch_of[future] = batch
-        batch.add_done_callback(lambda done: self._distribute(done, members))
+                held = set(self._slots.values())
+                slot = min(set(range(len(held) + 1)) - held)
+            try:
+                batch = self.inner.submit(
+                    run_batch,
+                    group.objective,
+                    [config for config, _, _ in members],
+                    [ctx for _, ctx, _ in members],
+                    self.device,
+                    slot,
+                )
+            except Exception as exc:  # the engine refused it (shut down, broken, gone)
+                for future in futures:
+                    future.set_exception(exc)
+                return
+            with self._lock:  # recorded before the callback that forgets it can run
+                self.batches += 1
+                self._slots[batch] = slot
+                self._trials_of[batch] = [ctx.trial_id for _, ctx, _ in members]
+                for future in futures:
+                    self._batch_of[future] = batch
+        batch.add_done_callback(lambda done: self._distribute(done, futures))
 
     def _distribute(self, batch: Future, members: list[Future]) -> None:
-        """Each member's future gets its own result, or the batch's loss."""
+        """Each member's future gets its own result, or the batch's shared loss."""
         with self._lock:
             self._slots.pop(batch, None)
+            trials = self._trials_of.pop(batch, [])
             for future in members:
                 self._batch_of.pop(future, None)
-        if batch.cancelled():
-            for future in members:
-                future.cancel()
-            return
-        error = batch.exception()
-        if error is not None:  # one loss shared by the members (the controller's ledger)
-            for future in members:
-                with contextlib.suppress(InvalidStateError):
-                    future.set_exception(error)
-            return
-        for future, result in zip(members, batch.result(), strict=True):
-            with contextlib.suppress(InvalidStateError):  # cancelled meanwhile: not wanted
+        error = BaseException("batch cancelled") if batch.cancelled() else batch.exception()
+        if error is None:
+            for future, result in zip(members, batch.result(), strict=True):
                 future.set_result(result)
+            return
+        loss = self._shared_loss(error)
+        with self._lock:
+            self._alone.update(trials)
+        for future in members:
+            future.set_exception(loss)
+
+    def _shared_loss(self, error: BaseException) -> BatchLost:
+        """One ``BatchLost`` per engine error: batches lost to the same breakage (loky fails
+        every call in flight with one exception) share one loss."""
+        with self._lock:
+            loss = self._losses.get(id(error))
+            if loss is None or loss.__cause__ is not error:
+                loss = BatchLost(f"batch lost: {type(error).__name__}: {error}")
+                loss.__cause__ = error
+                if len(self._losses) > 64:
+                    self._losses.clear()
+                self._losses[id(error)] = loss
+            return loss
 
     def _arm_timer(self) -> None:
         """Make sure held-back segments go within ``linger`` seconds (the lock is held)."""
@@ -214,6 +263,6 @@ class BatchedExecutor:
     def _on_timer(self) -> None:
         self.flush(older_than=self.linger * 0.999)
         with self._lock:
+            self._timer = None
             if self._groups:
-                self._timer = None
                 self._arm_timer()

@@ -63,10 +63,11 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..worker import DivergedError, SegmentContext
+from .batch_rules import batch_device, batch_key, check_batch, stacks
 from .device import apply_thread_env, device_tensors, resolve_device
 from .networks import CHECKPOINT_FORMAT as CHECKPOINT_FORMAT
 from .networks import Position, build_model, build_optimizer, load_checkpoint, save_checkpoint
-from .population import batch_device, batch_key, check_batch, stacks, train_batch
+from .population import train_batch
 from .settings import ARCHS as ARCHS
 from .settings import DEFAULTS as DEFAULTS
 from .settings import DEVICES as DEVICES

@@ -9,10 +9,10 @@ exactly the batches its one-member run (``curvetune.models.mnist.train``) would 
 the same metrics through its own context, leaves the batch when it diverges, and saves a
 checkpoint in the one-member format, so a member may resume alone or in another batch.
 
-``batch_key(config)`` says which configs may share a batch: those that agree on everything
-that fixes tensor shapes or the loop (arch, hidden, optimizer, batch_size, iters_per_step,
-report_every, max_train, data, device); they may differ in the rate and its schedule,
-momentum, weight decay and seed.
+``batch_rules.batch_key(config)`` says which configs may share a batch: those that agree
+on everything that fixes tensor shapes or the loop (arch, hidden, optimizer, batch_size,
+iters_per_step, report_every, max_train, data, device); they may differ in the rate and its
+schedule, momentum, weight decay and seed.
 """
 
 from __future__ import annotations
@@ -29,7 +29,8 @@ from torch import Tensor, nn
 
 from ..batching import report_member
 from ..worker import SegmentContext
-from .device import apply_thread_env, device_tensors, resolve_device
+from .batch_rules import batch_device, check_batch
+from .device import apply_thread_env, device_tensors
 from .networks import (
     Position,
     build_model,
@@ -38,9 +39,9 @@ from .networks import (
     network,
     save_checkpoint,
 )
-from .settings import Settings, parse_config
+from .settings import Settings
 from .stacked import StackedAdam, StackedSGD
-from .stacked_net import StackedMLP, stacked_net
+from .stacked_net import stacked_net
 from .training import EVAL_BATCH, STATE_FILE, epoch_permutation, lr_at
 
 CPU_PASS = 8
@@ -50,50 +51,6 @@ more (one thread, 4,000 digits an epoch: 81, 61, 53, 51, 61 and 75 ms a member-e
 2, 4, 8, 16 and 32 members in one pass). On a GPU every member goes in one pass."""
 
 _Member = tuple[Mapping[str, Any], Settings, SegmentContext, nn.Module, Any]
-
-
-def batch_key(config: Mapping[str, Any]) -> tuple:
-    """What fixes the tensor shapes and the loop of ``config``'s training."""
-    return _key(parse_config(config))
-
-
-def _key(s: Settings) -> tuple:
-    fixed = (s.arch, s.hidden, s.optimizer, s.batch_size, s.iters_per_step, s.report_every)
-    return (*fixed, s.max_train, s.data, s.device)
-
-
-def check_batch(
-    configs: Sequence[Mapping[str, Any]], contexts: Sequence[SegmentContext]
-) -> list[Settings]:
-    """The members' settings; a ``ValueError`` (one line) unless they can share a batch:
-    as many configs as contexts, one ``batch_key``, one step range."""
-    if len(configs) != len(contexts):
-        raise ValueError(f"train_batch got {len(configs)} configs but {len(contexts)} contexts")
-    settings = [parse_config(config) for config in configs]
-    if len({_key(s) for s in settings}) > 1:
-        raise ValueError(
-            "train_batch: the configs differ in what fixes the tensor shapes (batch_key): "
-            + "; ".join(sorted({repr(_key(s)) for s in settings}))
-        )
-    ranges = sorted({(ctx.start, ctx.until) for ctx in contexts})
-    if len(ranges) > 1:
-        raise ValueError(
-            "train_batch: the members' step ranges differ ("
-            + ", ".join(f"{a}->{b}" for a, b in ranges)
-            + "); a batch trains one range"
-        )
-    return settings
-
-
-def batch_device(settings: Settings, device: str) -> torch.device:
-    """Where a batch runs: the executor's ``device``, unless the config names its own."""
-    return resolve_device(device if settings.device == "auto" else settings.device)
-
-
-def stacks(settings: Settings) -> bool:
-    """Whether the network has a stacked form cheaper than a loop on a CPU (the MLP)."""
-    with torch.device("meta"):
-        return StackedMLP.fits(network(settings))
 
 
 def train_batch(
@@ -274,16 +231,21 @@ class _Population:
         return self._perm
 
     def _select(self, members: list[int]) -> None:
-        """Keep only ``members``: the stacked state shrinks, and so does the compute."""
-        index = torch.tensor(members, device=self.train_x.device)
+        """Keep only ``members``: the stacked state shrinks, and so does the compute. None
+        left: the pass is over (the stacked state is left as it is, never used again)."""
+        self.configs = [self.configs[i] for i in members]
+        self.settings = [self.settings[i] for i in members]
+        self.contexts = [self.contexts[i] for i in members]
+        self.schedules = [self.schedules[i] for i in members]
+        self.lr_now = [self.lr_now[i] for i in members]
+        if not members:
+            return
+        index = torch.tensor(members, dtype=torch.long, device=self.train_x.device)
         self.net.select(index)
-        for name in ("configs", "settings", "contexts", "schedules", "lr_now"):
-            setattr(self, name, [getattr(self, name)[i] for i in members])
         if self._perm is not None:
             self._perm = self._perm.index_select(0, index)
         self.optimizer.select(index, members, self.net.leaves)
-        if members:
-            self.optimizer.set_lr(self.lr_now, self.net.leaves)
+        self.optimizer.set_lr(self.lr_now, self.net.leaves)
 
     def save(self, step: int) -> None:
         """Each member's checkpoint, in the one-member format, into its ``checkpoint_out``."""
