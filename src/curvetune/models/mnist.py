@@ -40,8 +40,9 @@ resumed metrics are bit-identical.
 
 Set the environment variable ``CURVETUNE_THREADS`` to pin torch's intra-op thread count.
 
-``train.batch_key`` and ``train.train_batch`` (``curvetune.batching.Batched``, built in
-``curvetune.models.population``) train the segments of several trials as one population.
+``train.batch_key`` and ``train.train_batch`` (``curvetune.batching.Batched``; the rules in
+``curvetune.models.batch_rules``, the stacked training in ``curvetune.models.population``)
+train the segments of several trials as one population (``train_stacked_or_alone``).
 
 ``train.check_config(config)`` checks one trial's config and ``train.check_study(fixed,
 space)`` a whole study's settings (a schedule key that no schedule the study can choose
