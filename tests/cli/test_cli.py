@@ -201,3 +201,61 @@ def _wait_until(condition, timeout):
             return
         time.sleep(0.05)
     raise AssertionError("condition not reached in time")
+
+
+MNIST_BATCHED_STUDY = """
+[study]
+objective = "curvetune.models.mnist:train"
+metric = "val_accuracy"
+directory = "{directory}"
+seed = 5
+
+[budget]
+trials = 6
+steps = 6
+
+[space]
+lr = {{ type = "float", low = 0.01, high = 0.2, log = true }}
+
+[fixed]
+hidden = 16
+max_train = 512
+iters_per_step = 16
+
+[executor]
+name = "batched"
+batch = 2
+workers = 2
+"""
+
+
+@pytest.mark.slow
+def test_kill_9_with_mnist_batches_in_flight_then_rerun_trains_every_step_once(tmp_path):
+    """The bundled MNIST trainable, stacked two members a call: killed while batches train,
+    the rerun resumes each member from its own checkpoint (saved from the stacked state),
+    and every member's curve has each step once, at the iteration it should."""
+    directory = tmp_path / "runs" / "mnist"
+    path = tmp_path / "study.toml"
+    path.write_text(MNIST_BATCHED_STUDY.format(directory=directory))
+    command = [sys.executable, "-m", "curvetune", "run", str(path), "--quiet"]
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "CURVETUNE_THREADS": "1"}
+    proc = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL)
+    try:
+        _wait_until(lambda: _progress(directory)[1], timeout=120)  # a checkpoint is stored
+    finally:
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=60)
+    time.sleep(1.0)  # let orphaned workers notice their parent is gone
+    before = Study.load(directory)
+    resumed_from = {t.id: t.checkpoint_step for t in before.history.running()}
+    before.close()
+    subprocess.run(command, env=env, check=True, stdout=subprocess.DEVNULL, timeout=300)
+    after = Study.load(directory)
+    trials = after.history.trials.values()
+    assert all(t.state is TrialState.COMPLETED for t in trials)
+    assert any(step > 0 for step in resumed_from.values())  # resumed mid-training
+    for trial in trials:
+        steps, iterations = trial.curve("iteration")
+        assert steps == list(range(1, 7))
+        assert iterations == [16.0 * s for s in steps]
+    after.close()
