@@ -250,3 +250,22 @@ def test_batch_key_and_refusals(tmp_path: Path) -> None:
     assert "\n" not in str(error.value)
     with pytest.raises(ValueError, match="no checkpoint"):
         train_batch([SMALL], [context(tmp_path, "z", 1, start=1, until=2)], "cpu")
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+@pytest.mark.parametrize("name", ["mlp-sgd", "cnn"])
+def test_on_a_gpu_batched_training_agrees_with_one_member_training(
+    tmp_path: Path, name: str
+) -> None:
+    # The CUDA path: stacked on the device (the CNN through vmap), checkpoints from it,
+    # against each member alone on the same device. Looser: GPU kernels round differently.
+    configs = [{**config, "device": "cuda"} for config in POPULATIONS[name]]
+    contexts = [context(tmp_path, f"b{i}", seed=i + 1, until=2) for i in range(len(configs))]
+    results = run_batch(train, configs, contexts, "auto")
+    assert all(r.status == "ok" for r in results)
+    for i, config in enumerate(configs):
+        alone = one_member(config, context(tmp_path, f"a{i}", seed=i + 1, until=2))
+        assert_same_curve(list(results[i].reports), alone, rel=1e-3)
+        state = torch.load(tmp_path / f"b{i}" / STATE_FILE, weights_only=True, map_location="cpu")
+        assert state["step"] == 2
