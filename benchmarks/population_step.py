@@ -1,6 +1,7 @@
 """Why a batched population gains what it gains: one SGD iteration of P members of the
-reference MLP, one torch thread, stacked (curvetune's ``StackedMLP`` + ``StackedSGD``)
-against P ``nn.Module`` + ``torch.optim.SGD`` one after another, beside this core's
+reference MLP, one torch thread, stacked (curvetune's ``StackedMLP`` with its written-out
+backward adding gradients into ``StackedSGD``'s buffers, as the batched MNIST trainable
+trains) against P ``nn.Module`` + ``torch.optim.SGD`` one after another, beside this core's
 matrix-product peak.
 
     python benchmarks/population_step.py            # P = 1, 4, 8, 16, 32, 64
@@ -72,10 +73,10 @@ def stacked(members: int):
     optimizer.set_lr([0.01 * (i + 1) for i in range(members)], net.leaves)
     x, y = torch.randn(members, BATCH, 784), torch.randint(0, 10, (members, BATCH))
 
-    def step() -> None:
-        losses = net.losses(x, y)
-        grads = torch.autograd.grad(losses.sum(), net.leaves)
-        optimizer.step(net.leaves, grads)
+    def step() -> None:  # as models/population.py trains an MLP with SGD
+        into = optimizer.begin(net.leaves)
+        net.accumulate_gradients(x, y, into)
+        optimizer.finish(net.leaves, into)
 
     return step
 

@@ -41,7 +41,7 @@ from .networks import (
 )
 from .settings import Settings
 from .stacked import StackedAdam, StackedSGD
-from .stacked_net import stacked_net
+from .stacked_net import StackedMLP, stacked_net
 from .training import EVAL_BATCH, STATE_FILE, epoch_permutation, lr_at
 
 CPU_PASS = 8
@@ -141,6 +141,7 @@ class _Population:
         optimizer = self.optimizer
         configs, schedules, net = self.configs, self.schedules, self.net
         leaves = net.leaves
+        fused = isinstance(net, StackedMLP) and isinstance(optimizer, StackedSGD)
         x, y, pos = self.train_x, self.train_y, self.position
         n, batch_size = x.shape[0], self.settings[0].batch_size
         report_every, per_step = self.settings[0].report_every, self.settings[0].iters_per_step
@@ -165,9 +166,14 @@ class _Population:
                 lr_now = lrs
             xb = x.index_select(0, index).view(len(lrs), -1, *sample)
             yb = y.index_select(0, index).view(len(lrs), -1)
-            losses = net.losses(xb, yb)
-            grads = torch.autograd.grad(losses.sum(), leaves)
-            optimizer.step(leaves, grads)
+            if fused:  # the backward adds each gradient into the SGD step's buffers
+                into = optimizer.begin(leaves)  # type: ignore[union-attr]
+                losses = net.accumulate_gradients(xb, yb, into)  # type: ignore[union-attr]
+                optimizer.finish(leaves, into)  # type: ignore[union-attr]
+            else:
+                losses = net.losses(xb, yb)
+                grads = torch.autograd.grad(losses.sum(), leaves)
+                optimizer.step(leaves, grads)
             loss_sum += losses.detach()
             pos.iteration += 1
             if (pos.iteration == end) if per_step is not None else (pos.offset >= n):

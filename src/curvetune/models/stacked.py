@@ -101,6 +101,41 @@ class StackedSGD:
                 param.addcmul_(d_p, lr_views[k])
         self._stepped = True
 
+    @torch.no_grad()
+    def begin(self, params: Sequence[Tensor]) -> list[Tensor]:
+        """The first half of a step whose gradients are added in place by the backward
+        itself (``StackedMLP.accumulate_gradients``): per parameter, ``momentum * buffer +
+        weight_decay * param``, into which the gradient is then accumulated; ``finish``
+        applies the rate. The same step as ``step``, summed in another order."""
+        (m, m_views), (wd, wd_views) = self._m, self._wd
+        into = []
+        for k, param in enumerate(params):
+            if self.buffers is None:
+                buf = torch.zeros_like(param)
+            else:
+                buf = self.buffers[k]
+                if m is not None:
+                    buf.mul_(m)
+                else:
+                    buf.mul_(m_views[k])
+            if wd is None:
+                buf.addcmul_(param, wd_views[k])
+            elif wd != 0:
+                buf.add_(param, alpha=wd)
+            into.append(buf)
+        return into
+
+    @torch.no_grad()
+    def finish(self, params: Sequence[Tensor], into: Sequence[Tensor]) -> None:
+        """The second half: ``param -= lr * buffer`` (see ``begin``)."""
+        neg_lr, lr_views = self._neg_lr
+        for k, (param, buf) in enumerate(zip(params, into, strict=True)):
+            if neg_lr is not None:
+                param.add_(buf, alpha=neg_lr)
+            else:
+                param.addcmul_(buf, lr_views[k])
+        self._stepped = True
+
     def select(self, index: Tensor, members: list[int], params: Sequence[Tensor]) -> None:
         """Keep only ``members`` (``index``: the same, as a tensor on the device)."""
         self.momentum = [self.momentum[i] for i in members]

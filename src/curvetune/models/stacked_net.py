@@ -111,6 +111,34 @@ class StackedMLP:
         members = self.leaves[0].shape[0]
         return self._forward(x.reshape(1, x.shape[0], -1).expand(members, -1, -1))
 
+    @torch.no_grad()
+    def accumulate_gradients(self, x: Tensor, y: Tensor, into: Sequence[Tensor]) -> Tensor:
+        """Each member's mean cross-entropy on its batch (``[P]``), with the gradient of
+        every leaf *added* to ``into`` (one tensor per leaf, in the stacked layout): the
+        backward written out, each weight's gradient accumulated by the matrix product that
+        computes it (``baddbmm_``), so an SGD step never writes or reads a separate gradient
+        (``StackedSGD.begin``/``finish``). The gradients are autograd's, summed in another
+        order."""
+        members, batch = y.shape
+        layers = len(self.leaves) // 2
+        inputs = [x.reshape(members, batch, -1)]
+        for layer in range(layers):  # the forward, keeping every layer's input
+            weight, bias = self.leaves[2 * layer], self.leaves[2 * layer + 1]
+            h = torch.baddbmm(bias.unsqueeze(1), inputs[-1], weight)
+            inputs.append(h.relu_() if layer < layers - 1 else h)
+        log_p = inputs.pop().log_softmax(dim=2)
+        target = y.unsqueeze(2)
+        losses = -log_p.gather(2, target).mean(dim=(1, 2))
+        grad = log_p.exp_().scatter_add_(2, target, torch.full_like(target, -1, dtype=log_p.dtype))
+        grad.mul_(1.0 / batch)  # d(mean loss) / d(logits)
+        for layer in reversed(range(layers)):
+            h = inputs[layer]
+            into[2 * layer].baddbmm_(h.transpose(1, 2), grad)
+            into[2 * layer + 1].add_(grad.sum(dim=1))
+            if layer:
+                grad = torch.bmm(grad, self.leaves[2 * layer].transpose(1, 2)).mul_(h > 0)
+        return losses
+
     def select(self, index: Tensor) -> None:
         self.leaves = _leaves([t.index_select(0, index) for t in self.leaves])
 
