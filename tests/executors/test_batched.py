@@ -278,3 +278,13 @@ def test_each_worker_keeps_the_gpu_its_first_batch_was_given(monkeypatch):
     assert DeviceChoice().pick("auto", 3) == "cpu"
     with pytest.raises(ValueError, match="sees no CUDA device"):
         DeviceChoice().pick("cuda", 0)
+
+
+def test_the_command_line_can_run_a_batched_study_file_unbatched(tmp_path):
+    from curvetune.cli import main
+
+    path, directory = write_study(tmp_path, executor="batched", extra="batch = 2\n")
+    assert main(["run", str(path), "--quiet", "--executor", "sequential"]) == 0
+    study = Study.load(directory)
+    assert all(t.state is TrialState.COMPLETED for t in study.history.trials.values())
+    study.close()

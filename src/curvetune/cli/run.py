@@ -45,9 +45,10 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
 
 
 def _batching(planned: Batching | None, args: argparse.Namespace) -> Batching | None:
-    """The file's batched-executor settings with ``--batch`` and ``--device`` on top."""
+    """The file's batched-executor settings with ``--batch`` and ``--device`` on top; none
+    when ``--executor`` names another executor (the file's then do not apply)."""
     if args.batch is None and args.device is None:
-        return planned
+        return None if args.executor not in (None, "batched") else planned
     batching = planned or Batching()
     if args.batch is not None:
         batching = replace(batching, batch=args.batch)
