@@ -37,7 +37,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from .. import _validate
-from ..batching import batched_entry, run_batch
+from ..batching import Batched, batched_entry, run_batch
 from ..worker import SegmentContext, run_segment
 from .hooks import Abandoning, Idling, runs_on_this_host
 
@@ -100,6 +100,7 @@ class BatchedExecutor:
         self._losses: dict[int, BatchLost] = {}  # id(engine error) -> the shared loss
         self._timer: threading.Timer | None = None
         self._inner_idle = inner.idle if isinstance(inner, Idling) else None
+        self._entries: dict[Any, Batched | None] = {}  # objective -> its batched entry
         self.batches = 0  # batches sent (for benchmarks and tests)
 
     # ----------------------------------------------------------------- the seam
@@ -177,7 +178,9 @@ class BatchedExecutor:
         if fn is not run_segment or len(args) != 3:
             return None
         objective, config, ctx = args
-        entry = batched_entry(objective)
+        if objective not in self._entries:  # looked up once: a Protocol check costs microseconds
+            self._entries[objective] = batched_entry(objective)
+        entry = self._entries[objective]
         if entry is None:
             return None
         try:

@@ -68,7 +68,7 @@ from .batch_rules import batch_device, batch_key, check_batch, stacks
 from .device import apply_thread_env, device_tensors, resolve_device
 from .networks import CHECKPOINT_FORMAT as CHECKPOINT_FORMAT
 from .networks import Position, build_model, build_optimizer, load_checkpoint, save_checkpoint
-from .population import train_batch
+from .population import train_stacked
 from .settings import ARCHS as ARCHS
 from .settings import DEFAULTS as DEFAULTS
 from .settings import DEVICES as DEVICES
@@ -176,14 +176,10 @@ class _Loop:
         perm = self._perm if self._perm_epoch == pos.epoch else None
         model.train()
         while True:
-            if pos.offset >= n:
-                pos.epoch += 1
-                pos.offset = 0
-                perm = None
-            if perm is None:
+            begin, stop, turned = pos.take(n, batch_size)
+            if turned or perm is None:
                 perm = self._permutation(pos.epoch, n, x.device)
-            index = perm[pos.offset : pos.offset + batch_size]
-            pos.offset = min(pos.offset + batch_size, n)
+            index = perm[begin:stop]
             lr = lr_at(config, pos.iteration, schedule)
             if lr != lr_now:
                 for group in optimizer.param_groups:
@@ -229,12 +225,12 @@ def train_stacked_or_alone(
     configs: Sequence[Mapping[str, Any]], contexts: Sequence[SegmentContext], device: str
 ) -> None:
     """The batched entry (``curvetune.batching.Batched``): the members stacked
-    (``population.train_batch``), except on a CPU for a network with no stacked form (the
+    (``population.train_stacked``), except on a CPU for a network with no stacked form (the
     CNN), whose members train one after another in this call: through ``vmap`` on a CPU
     they trained at 0.8x the speed of one member per process (``docs/population.md``)."""
     settings = check_batch(configs, contexts)
     if not settings or batch_device(settings[0], device).type == "cuda" or stacks(settings[0]):
-        train_batch(configs, contexts, device)
+        train_stacked(configs, settings, contexts, device)
         return
     for config, ctx in zip(configs, contexts, strict=True):
         try:

@@ -37,6 +37,17 @@ class Position:
     epoch: int = 0
     offset: int = 0
 
+    def take(self, n: int, batch_size: int) -> tuple[int, int, bool]:
+        """The next batch: its span ``[begin, end)`` of the current epoch's visiting order
+        of ``n`` examples, and whether a new epoch began for it (the last one used up)."""
+        turned = self.offset >= n
+        if turned:
+            self.epoch += 1
+            self.offset = 0
+        begin = self.offset
+        self.offset = min(begin + batch_size, n)
+        return begin, self.offset, turned
+
 
 def build_model(settings: Settings, seed: int) -> nn.Module:
     """The network for ``settings``, initialised from ``seed`` on the CPU.

@@ -58,7 +58,17 @@ def train_batch(
 ) -> None:
     """Train each member ``i`` from ``contexts[i].start`` to ``contexts[i].until`` on
     ``device`` (a config's own ``device`` wins over it unless None or "auto")."""
-    settings = check_batch(configs, contexts)
+    train_stacked(configs, check_batch(configs, contexts), contexts, device)
+
+
+def train_stacked(
+    configs: Sequence[Mapping[str, Any]],
+    settings: Sequence[Settings],
+    contexts: Sequence[SegmentContext],
+    device: str,
+) -> None:
+    """``train_batch`` for members already checked (``batch_rules.check_batch``: their
+    ``settings``)."""
     if not configs:
         return
     apply_thread_env()
@@ -109,7 +119,8 @@ class _Population:
             base = network(s[0])  # holds no weights: the stacked form lends it each member's
         self.net = stacked_net([m[3] for m in members], base)
         self.names = self.net.names
-        own = [[dict(m[3].named_parameters())[name] for name in self.names] for m in members]
+        named = [dict(m[3].named_parameters()) for m in members]
+        own = [[params[name] for name in self.names] for params in named]
         flip = self.net.flip
         self.optimizer: StackedSGD | StackedAdam
         if s[0].optimizer == "adam":
@@ -152,14 +163,10 @@ class _Population:
         perm = self._perm if self._perm_epoch == pos.epoch else None
         sample = x.shape[1:]
         while True:
-            if pos.offset >= n:
-                pos.epoch += 1
-                pos.offset = 0
-                perm = None
-            if perm is None:
+            begin, stop, turned = pos.take(n, batch_size)
+            if turned or perm is None:
                 perm = self._permutation(pos.epoch, n)
-            index = perm[:, pos.offset : pos.offset + batch_size].reshape(-1)
-            pos.offset = min(pos.offset + batch_size, n)
+            index = perm[:, begin:stop].reshape(-1)
             lrs = [lr_at(c, pos.iteration, s) for c, s in zip(configs, schedules, strict=True)]
             if lrs != lr_now:
                 optimizer.set_lr(lrs, leaves)

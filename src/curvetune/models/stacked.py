@@ -85,7 +85,8 @@ class StackedSGD:
 
     @torch.no_grad()
     def step(self, params: Sequence[Tensor], grads: Sequence[Tensor]) -> None:
-        (m, m_views), (wd, wd_views), (neg_lr, lr_views) = self._m, self._wd, self._neg_lr
+        (m, m_views), (wd, wd_views) = self._m, self._wd
+        steps = []  # what the rate multiplies, per parameter
         for k, (param, grad) in enumerate(zip(params, grads, strict=True)):
             d_p = _with_decay(grad, param, wd, None if wd is not None else wd_views[k])
             if self.buffers is not None:
@@ -95,11 +96,8 @@ class StackedSGD:
                 else:
                     torch.addcmul(d_p, buf, m_views[k], out=buf)
                 d_p = buf
-            if neg_lr is not None:
-                param.add_(d_p, alpha=neg_lr)
-            else:
-                param.addcmul_(d_p, lr_views[k])
-        self._stepped = True
+            steps.append(d_p)
+        self.finish(params, steps)
 
     @torch.no_grad()
     def begin(self, params: Sequence[Tensor]) -> list[Tensor]:
@@ -127,7 +125,7 @@ class StackedSGD:
 
     @torch.no_grad()
     def finish(self, params: Sequence[Tensor], into: Sequence[Tensor]) -> None:
-        """The second half: ``param -= lr * buffer`` (see ``begin``)."""
+        """The second half (also ``step``'s): ``param -= lr * buffer`` (see ``begin``)."""
         neg_lr, lr_views = self._neg_lr
         for k, (param, buf) in enumerate(zip(params, into, strict=True)):
             if neg_lr is not None:
